@@ -1,0 +1,1 @@
+"""Laboratory balance drivers (protocol codecs, serial transport) and their simulators."""

@@ -1,0 +1,1 @@
+"""IV compounding station: the domain core, its adapters and the command line."""

@@ -1,0 +1,254 @@
+"""The formulary: the products this pharmacy stocks, and how a scan resolves to one.
+
+Products are read from a plain mapping (a decoded TOML file); reading the file itself is
+the caller's job. The file format is documented in ``fixtures/formulary.toml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from station.core.errors import AmbiguousNdc, InvalidFormat, StationError, UnknownProduct
+from station.core.identifiers import Gtin, Ndc
+from station.core.quantities import (
+    Concentration,
+    Quantity,
+    SpecificGravity,
+    Tolerance,
+    parse_decimal,
+)
+from station.core.scan import ScanIdentity
+
+# Standard uncertainty (g/mL) assumed for a specific gravity: measured or published, or estimated.
+SOURCED_SG_UNCERTAINTY = Decimal("0.002")
+ESTIMATED_SG_UNCERTAINTY = Decimal("0.005")
+
+
+class ProductRole(Enum):
+    """What a product is for in a preparation."""
+
+    DRUG = "drug"
+    BASE = "base"  # the bag or container the dose goes into
+    DILUENT = "diluent"  # what reconstitutes a powder
+
+
+class Storage(Enum):
+    """How a product or preparation is kept."""
+
+    ROOM = "room"
+    REFRIGERATED = "refrigerated"
+    FROZEN = "frozen"
+
+
+@dataclass(frozen=True)
+class Reconstitution:
+    """How a powder vial becomes a liquid: which diluents, how much."""
+
+    diluents: tuple[Ndc, ...]
+    volume_ml: Decimal
+
+
+@dataclass(frozen=True)
+class Product:
+    """One stocked package: a vial, a bag, a diluent."""
+
+    ndc: Ndc
+    gtin: Gtin | None
+    name: str
+    manufacturer: str
+    strength: str
+    dosage_form: str
+    role: ProductRole
+    concentration: Concentration | None
+    specific_gravity: SpecificGravity
+    container_volume_ml: Decimal
+    reconstitution: Reconstitution | None
+    hazardous: bool
+    high_alert: bool
+    in_process_check: bool
+    multi_dose: bool
+    storage: Storage
+    tolerance: Tolerance | None
+
+    @property
+    def gtins(self) -> frozenset[Gtin]:
+        """GTINs that name this product: the explicit one and the unit-level NDC carrier."""
+        found = {g for g in (self.gtin, self.ndc.gtin()) if g is not None}
+        return frozenset(found)
+
+    @property
+    def content(self) -> Quantity | None:
+        """Total drug in one container (after reconstitution), when it has a concentration."""
+        if self.concentration is None:
+            return None
+        return self.concentration.amount_in(self.container_volume_ml)
+
+    @property
+    def label(self) -> str:
+        """Name, strength and NDC as a technician reads them."""
+        return f"{self.name} {self.strength} (NDC {self.ndc})"
+
+
+class FormularyError(StationError):
+    """The formulary file has an entry that is not a valid product."""
+
+
+class Formulary:
+    """The set of products, indexed by NDC and GTIN."""
+
+    def __init__(self, products: Iterable[Product]) -> None:
+        self._products: tuple[Product, ...] = tuple(products)
+        self._by_key: dict[str, Product] = {}
+        self._by_gtin: dict[Gtin, Product] = {}
+        for product in self._products:
+            if product.ndc.key in self._by_key:
+                raise FormularyError(f"NDC {product.ndc} appears twice in the formulary")
+            self._by_key[product.ndc.key] = product
+            for gtin in product.gtins:
+                if gtin in self._by_gtin:
+                    raise FormularyError(
+                        f"GTIN {gtin} names both {self._by_gtin[gtin].ndc} and {product.ndc}"
+                    )
+                self._by_gtin[gtin] = product
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Formulary:
+        """Build from a decoded TOML document with a ``[[product]]`` array."""
+        entries = data.get("product")
+        if not isinstance(entries, list) or not entries:
+            raise FormularyError("the formulary has no [[product]] entries")
+        products = []
+        for number, entry in enumerate(entries, start=1):
+            try:
+                products.append(_product_from_mapping(entry))
+            except (StationError, KeyError, TypeError) as error:
+                ndc = entry.get("ndc", "?") if isinstance(entry, Mapping) else "?"
+                detail = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+                raise FormularyError(f"product {number} (NDC {ndc}): {detail}") from None
+        return cls(products)
+
+    def __iter__(self) -> Iterator[Product]:
+        return iter(self._products)
+
+    def __len__(self) -> int:
+        return len(self._products)
+
+    def get(self, ndc: Ndc) -> Product | None:
+        """The product with this NDC (in any shape), if stocked."""
+        return self._by_key.get(ndc.key)
+
+    def by_ndc(self, ndc: Ndc) -> Product:
+        """The product with this NDC, or :class:`UnknownProduct`."""
+        product = self.get(ndc)
+        if product is None:
+            raise UnknownProduct(f"unknown product: NDC {ndc} is not in the formulary")
+        return product
+
+    def resolve(self, identity: ScanIdentity) -> Product:
+        """The one product a scan names, or an error naming what was looked for.
+
+        An exact GTIN match wins; otherwise the NDC candidates are looked up, and more than
+        one match is ambiguous — never a guess.
+        """
+        if identity.gtin is not None and identity.gtin in self._by_gtin:
+            return self._by_gtin[identity.gtin]
+        candidates = identity.ndc_candidates
+        matches = [p for p in (self.get(c) for c in candidates) if p is not None]
+        if len(matches) == 1:
+            return matches[0]
+        shown = ", ".join(str(c) for c in candidates)
+        if not matches:
+            if not candidates:
+                raise UnknownProduct(
+                    f"unknown product: GTIN {identity.gtin} carries no NDC and is not in "
+                    "the formulary"
+                )
+            raise UnknownProduct(f"unknown product: no formulary product has NDC {shown}")
+        found = ", ".join(f"{p.ndc} {p.name}" for p in matches)
+        raise AmbiguousNdc(f"ambiguous NDC: {identity.ndc10} could be {found}")
+
+
+_PRODUCT_FIELDS = frozenset(
+    {
+        "ndc",
+        "gtin",
+        "name",
+        "manufacturer",
+        "strength",
+        "dosage_form",
+        "role",
+        "concentration",
+        "specific_gravity",
+        "specific_gravity_source",
+        "specific_gravity_uncertainty",
+        "container_volume_ml",
+        "reconstitute",
+        "hazardous",
+        "high_alert",
+        "in_process_check",
+        "multi_dose",
+        "storage",
+        "tolerance",
+    }
+)
+
+
+def _product_from_mapping(entry: Mapping[str, Any]) -> Product:
+    unknown = sorted(set(entry) - _PRODUCT_FIELDS)
+    if unknown:
+        raise InvalidFormat(f"unknown field(s) {', '.join(unknown)}")
+    ndc_text = str(entry["ndc"])
+    if "-" not in ndc_text:
+        raise InvalidFormat(f"NDC {ndc_text!r} must be written with hyphens in its real shape")
+    ndc = Ndc.parse(ndc_text)
+    role = ProductRole(entry.get("role", "drug"))
+    concentration = (
+        Concentration.parse(entry["concentration"]) if "concentration" in entry else None
+    )
+    if role is ProductRole.DRUG and concentration is None:
+        raise InvalidFormat("a drug needs a concentration per mL (after reconstitution)")
+    sg_source = entry.get("specific_gravity_source")
+    default_uncertainty = (
+        SOURCED_SG_UNCERTAINTY if sg_source is not None else ESTIMATED_SG_UNCERTAINTY
+    )
+    specific_gravity = SpecificGravity(
+        parse_decimal(entry["specific_gravity"], "specific gravity"),
+        parse_decimal(
+            entry.get("specific_gravity_uncertainty", default_uncertainty),
+            "specific gravity uncertainty",
+        ),
+        sg_source,
+    )
+    reconstitution = None
+    if "reconstitute" in entry:
+        spec = entry["reconstitute"]
+        diluents = tuple(Ndc.parse(str(d)) for d in spec["diluents"])
+        if not diluents:
+            raise InvalidFormat("reconstitute.diluents lists no diluent")
+        reconstitution = Reconstitution(diluents, parse_decimal(spec["volume_ml"], "volume"))
+    volume = parse_decimal(entry["container_volume_ml"], "container volume")
+    if volume <= 0:
+        raise InvalidFormat("container_volume_ml must be greater than zero")
+    return Product(
+        ndc=ndc,
+        gtin=Gtin.parse(str(entry["gtin"])) if "gtin" in entry else None,
+        name=str(entry["name"]),
+        manufacturer=str(entry["manufacturer"]),
+        strength=str(entry["strength"]),
+        dosage_form=str(entry["dosage_form"]),
+        role=role,
+        concentration=concentration,
+        specific_gravity=specific_gravity,
+        container_volume_ml=volume,
+        reconstitution=reconstitution,
+        hazardous=bool(entry.get("hazardous", False)),
+        high_alert=bool(entry.get("high_alert", False)),
+        in_process_check=bool(entry.get("in_process_check", False)),
+        multi_dose=bool(entry.get("multi_dose", False)),
+        storage=Storage(entry.get("storage", "room")),
+        tolerance=Tolerance.parse(entry["tolerance"]) if "tolerance" in entry else None,
+    )

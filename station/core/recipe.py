@@ -1,0 +1,285 @@
+"""Recipes: the ordered steps that make one dose order, with what each step expects.
+
+A recipe is derived from an order and the formulary. Per ingredient it plans as many vials
+as the dose needs; per vial: scan it, reconstitute it if it is a powder (scan the diluent,
+weigh the vial before and after adding it), weigh the empty syringe, draw and weigh. Then
+an in-process pharmacist check if the product asks for one, the injections, the final
+container's weight gain, the label and a photograph of the labelled container.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from enum import Enum
+from typing import Any
+
+from station.core.errors import RecipeError
+from station.core.formulary import Formulary, Product, ProductRole
+from station.core.gravimetry import expected_volume
+from station.core.identifiers import Ndc
+from station.core.orders import DoseOrder, Ingredient
+from station.core.quantities import Quantity, Tolerance, Unit
+
+# More vials than this for one ingredient is almost certainly a wrong order or product.
+MAX_VIALS_PER_INGREDIENT = 12
+
+
+class StepKind(Enum):
+    """What the technician does at a step, and so which event completes it."""
+
+    SCAN = "scan"
+    WEIGH_TARE = "weigh tare"
+    WEIGH_NET = "weigh net"
+    ACTION = "action"
+    PHARMACIST_CHECK = "pharmacist check"
+    LABEL = "label"
+    PHOTO = "photo"
+
+
+class MassCheck(Enum):
+    """What a net weighing checks."""
+
+    DOSE = "dose"  # a drawn dose: mass -> volume -> dose against the order
+    DILUENT = "diluent"  # diluent added to a powder vial
+    FINAL = "final"  # the final container gained what was injected
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a recipe; ``number`` is its 1-based position."""
+
+    number: int
+    kind: StepKind
+    title: str
+    expects: tuple[Ndc, ...] = ()
+    product: Product | None = None
+    reference: int | None = None
+    check: MassCheck | None = None
+    dose: Quantity | None = None
+    expected_mass: Decimal | None = None
+    sums: tuple[int, ...] = ()
+    tolerance: Tolerance | None = None
+    photo_required: bool = False
+    ingredient: int | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The steps for one order, in the order they must be done."""
+
+    order: DoseOrder
+    steps: tuple[Step, ...]
+    tolerance: Tolerance
+
+    def step(self, number: int) -> Step:
+        """The step with this 1-based number."""
+        return self.steps[number - 1]
+
+    @property
+    def hazardous(self) -> bool:
+        """True when any ingredient is a hazardous drug."""
+        return any(s.product is not None and s.product.hazardous for s in self.steps)
+
+
+class _Planner:
+    """Accumulates steps, numbering them as they are added."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+
+    def add(self, kind: StepKind, title: str, **fields: Any) -> int:
+        number = len(self.steps) + 1
+        self.steps.append(Step(number, kind, title, **fields))
+        return number
+
+
+def build_recipe(order: DoseOrder, formulary: Formulary, site_tolerance: Tolerance) -> Recipe:
+    """Plan the steps for ``order``; raises :class:`RecipeError` if it cannot be made."""
+    plan = _Planner()
+    base = _base_product(order, formulary)
+    base_tare = None
+    if base is not None:
+        plan.add(
+            StepKind.SCAN,
+            f"Scan the base: {base.name} {base.strength}",
+            expects=(base.ndc,),
+            product=base,
+            photo_required=True,
+        )
+        base_tare = plan.add(
+            StepKind.WEIGH_TARE, "Weigh the base container before additions", product=base
+        )
+    draws: list[int] = []
+    for index, ingredient in enumerate(order.ingredients):
+        product = _drug_product(order, ingredient, formulary)
+        tolerance = order.tolerance or product.tolerance or site_tolerance
+        ingredient_draws = _plan_draws(plan, index, ingredient, product, formulary, tolerance)
+        if product.in_process_check:
+            plan.add(
+                StepKind.PHARMACIST_CHECK,
+                f"Pharmacist checks {product.name} before it is added",
+                product=product,
+                ingredient=index,
+            )
+        if base is not None:
+            for count, draw in enumerate(ingredient_draws, start=1):
+                plan.add(
+                    StepKind.ACTION,
+                    f"Inject syringe {count} of {len(ingredient_draws)} ({product.name}) "
+                    f"into the {base.name} container (step {draw})",
+                    product=product,
+                    reference=draw,
+                    ingredient=index,
+                )
+        draws.extend(ingredient_draws)
+    if base is None and len(draws) > 1:
+        raise RecipeError(
+            f"order {order.order_id}: without a base container the dose must come from one "
+            f"syringe, but it needs {len(draws)} draws"
+        )
+    if base is not None and base_tare is not None:
+        plan.add(
+            StepKind.WEIGH_NET,
+            "Weigh the final container",
+            product=base,
+            reference=base_tare,
+            check=MassCheck.FINAL,
+            sums=tuple(draws),
+            tolerance=site_tolerance,
+            photo_required=True,
+        )
+    plan.add(StepKind.LABEL, "Print the label, apply it, and scan it")
+    plan.add(StepKind.PHOTO, "Photograph the labelled preparation", photo_required=True)
+    return Recipe(order, tuple(plan.steps), site_tolerance)
+
+
+def _base_product(order: DoseOrder, formulary: Formulary) -> Product | None:
+    if order.base is None:
+        return None
+    base = formulary.get(order.base)
+    if base is None:
+        raise RecipeError(f"order {order.order_id}: base NDC {order.base} is not in the formulary")
+    if base.role is not ProductRole.BASE:
+        raise RecipeError(
+            f"order {order.order_id}: {base.label} is a {base.role.value}, not a base solution"
+        )
+    return base
+
+
+def _drug_product(order: DoseOrder, ingredient: Ingredient, formulary: Formulary) -> Product:
+    product = formulary.get(ingredient.ndc)
+    if product is None:
+        raise RecipeError(f"order {order.order_id}: NDC {ingredient.ndc} is not in the formulary")
+    if product.role is not ProductRole.DRUG or product.concentration is None:
+        raise RecipeError(f"order {order.order_id}: {product.label} is not a drug")
+    if (
+        ingredient.dose.dimension is not Unit.ML.dimension
+        and ingredient.dose.dimension is not product.concentration.unit.dimension
+    ):
+        raise RecipeError(
+            f"order {order.order_id}: dose {ingredient.dose} cannot come from "
+            f"{product.name} {product.concentration}"
+        )
+    return product
+
+
+def _plan_draws(
+    plan: _Planner,
+    index: int,
+    ingredient: Ingredient,
+    product: Product,
+    formulary: Formulary,
+    tolerance: Tolerance,
+) -> list[int]:
+    """Add the steps that draw one ingredient; returns the numbers of its draw-weighing steps."""
+    volume = expected_volume(ingredient.dose, product.concentration)
+    per_vial = product.container_volume_ml
+    vials = int((volume / per_vial).to_integral_value(rounding=ROUND_CEILING))
+    if vials > MAX_VIALS_PER_INGREDIENT:
+        raise RecipeError(
+            f"{ingredient.dose} of {product.name} needs {vials} vials of {per_vial} mL; "
+            f"more than {MAX_VIALS_PER_INGREDIENT} — check the order and the product"
+        )
+    draws = []
+    remaining = volume
+    for vial in range(1, vials + 1):
+        portion = min(per_vial, remaining)
+        remaining -= portion
+        of = f" (vial {vial} of {vials})" if vials > 1 else ""
+        plan.add(
+            StepKind.SCAN,
+            f"Scan {product.name} {product.strength}{of}",
+            expects=(product.ndc,),
+            product=product,
+            photo_required=True,
+            ingredient=index,
+        )
+        if product.reconstitution is not None:
+            _plan_reconstitution(plan, index, product, formulary, tolerance)
+        tare = plan.add(
+            StepKind.WEIGH_TARE, "Weigh the empty syringe", product=product, ingredient=index
+        )
+        dose = _portion_dose(ingredient.dose, portion, volume)
+        draws.append(
+            plan.add(
+                StepKind.WEIGH_NET,
+                f"Draw {_ml(portion)} mL ({dose}) of {product.name} and weigh the syringe",
+                product=product,
+                reference=tare,
+                check=MassCheck.DOSE,
+                dose=dose,
+                expected_mass=portion * product.specific_gravity.value,
+                tolerance=tolerance,
+                photo_required=True,
+                ingredient=index,
+            )
+        )
+    return draws
+
+
+def _plan_reconstitution(
+    plan: _Planner, index: int, product: Product, formulary: Formulary, tolerance: Tolerance
+) -> None:
+    assert product.reconstitution is not None
+    spec = product.reconstitution
+    diluent = formulary.get(spec.diluents[0])
+    if diluent is None:
+        raise RecipeError(
+            f"{product.label}: diluent NDC {spec.diluents[0]} is not in the formulary"
+        )
+    plan.add(
+        StepKind.SCAN,
+        f"Scan the diluent: {diluent.name}",
+        expects=spec.diluents,
+        product=diluent,
+        photo_required=True,
+        ingredient=index,
+    )
+    tare = plan.add(
+        StepKind.WEIGH_TARE,
+        f"Weigh the {product.name} vial before adding diluent",
+        product=product,
+        ingredient=index,
+    )
+    plan.add(
+        StepKind.WEIGH_NET,
+        f"Add {_ml(spec.volume_ml)} mL of {diluent.name}, mix, and weigh the vial",
+        product=diluent,
+        reference=tare,
+        check=MassCheck.DILUENT,
+        expected_mass=spec.volume_ml * diluent.specific_gravity.value,
+        tolerance=tolerance,
+        ingredient=index,
+    )
+
+
+def _portion_dose(dose: Quantity, portion_ml: Decimal, total_ml: Decimal) -> Quantity:
+    """The share of the ordered dose that one vial's draw carries."""
+    if portion_ml == total_ml:
+        return dose
+    return Quantity(dose.value * portion_ml / total_ml, dose.unit)
+
+
+def _ml(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.01")).normalize(), "f")

@@ -1,0 +1,1 @@
+"""The Qt desktop views of the station."""
