@@ -28,7 +28,7 @@ Decision, with band = tolerance × expected mass:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 
 from station.core.errors import InvalidFormat
@@ -220,7 +220,7 @@ def _decide(
     uncertainty: Decimal,
     max_share: Decimal,
 ) -> tuple[Verdict, str]:
-    deviation = _percent((net - expected) / expected)
+    deviation = _percent((net - expected) / expected, signed=True)
     limit = _percent(band / expected)
     if error > band + uncertainty:
         return Verdict.FAIL, (
@@ -240,11 +240,11 @@ def _decide(
     )
 
 
-def _percent(fraction: Decimal) -> str:
-    value = (fraction * 100).quantize(Decimal("0.1"))
-    sign = "+" if value > 0 else ""
+def _percent(fraction: Decimal, *, signed: bool = False) -> str:
+    value = (fraction * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    sign = "+" if signed and value > 0 else ""
     return f"{sign}{value}%"
 
 
 def _grams(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.001")))
+    return str(value.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))

@@ -23,6 +23,9 @@ from station.core.quantities import Quantity, Tolerance, Unit
 
 # More vials than this for one ingredient is almost certainly a wrong order or product.
 MAX_VIALS_PER_INGREDIENT = 12
+# A last-vial remainder this small (a share of the ingredient's volume) is drawn from the vial
+# before it instead.
+REMAINDER_SLACK = Decimal("0.01")
 
 
 class StepKind(Enum):
@@ -194,18 +197,16 @@ def _plan_draws(
 ) -> list[int]:
     """Add the steps that draw one ingredient; returns the numbers of its draw-weighing steps."""
     volume = expected_volume(ingredient.dose, product.concentration)
-    per_vial = product.container_volume_ml
-    vials = int((volume / per_vial).to_integral_value(rounding=ROUND_CEILING))
-    if vials > MAX_VIALS_PER_INGREDIENT:
+    portions = _vial_portions(volume, product.container_volume_ml)
+    if len(portions) > MAX_VIALS_PER_INGREDIENT:
         raise RecipeError(
-            f"{ingredient.dose} of {product.name} needs {vials} vials of {per_vial} mL; "
-            f"more than {MAX_VIALS_PER_INGREDIENT} — check the order and the product"
+            f"{ingredient.dose} of {product.name} needs {len(portions)} vials of "
+            f"{product.container_volume_ml} mL; more than {MAX_VIALS_PER_INGREDIENT} — check "
+            "the order and the product"
         )
     draws = []
-    remaining = volume
-    for vial in range(1, vials + 1):
-        portion = min(per_vial, remaining)
-        remaining -= portion
+    vials = len(portions)
+    for vial, portion in enumerate(portions, start=1):
         of = f" (vial {vial} of {vials})" if vials > 1 else ""
         plan.add(
             StepKind.SCAN,
@@ -272,6 +273,19 @@ def _plan_reconstitution(
         tolerance=tolerance,
         ingredient=index,
     )
+
+
+def _vial_portions(volume: Decimal, per_vial: Decimal) -> list[Decimal]:
+    """How much to draw from each vial: full vials, then the rest from the last one.
+
+    A remainder of at most 1 % of the volume is drawn from the last full vial (vials hold a
+    little overfill) rather than opening another vial for a few microlitres.
+    """
+    vials = int((volume / per_vial).to_integral_value(rounding=ROUND_CEILING))
+    rest = volume - per_vial * (vials - 1)
+    if vials > 1 and rest <= volume * REMAINDER_SLACK:
+        vials -= 1
+    return [per_vial] * (vials - 1) + [volume - per_vial * (vials - 1)]
 
 
 def _portion_dose(dose: Quantity, portion_ml: Decimal, total_ml: Decimal) -> Quantity:

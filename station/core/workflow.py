@@ -348,7 +348,9 @@ def _override(prep: Preparation, event: Event) -> Preparation:
     assert isinstance(event, Overridden) and prep.stop is not None
     stop = prep.stop
     if not stop.reason.overridable:
-        raise WorkflowError(f"a {stop.reason.value} stop cannot be overridden; redo the step")
+        raise WorkflowError(
+            f"the hard stop '{stop.reason.value}' cannot be overridden; redo the step"
+        )
     _require_other_than_preparer(prep, event, "override")
     if not event.reason.strip():
         raise WorkflowError("an override needs a reason")
