@@ -36,6 +36,8 @@ def load_formulary(path: str | os.PathLike[str] | None = None) -> Formulary:
     chosen = formulary_path(path)
     try:
         return Formulary.from_mapping(_read_toml(chosen))
+    except CatalogFileError:
+        raise
     except StationError as error:
         raise CatalogFileError(f"{chosen}: {error}") from None
 
@@ -45,6 +47,8 @@ def load_worklist(path: str | os.PathLike[str] | None = None) -> Worklist:
     chosen = worklist_path(path)
     try:
         return Worklist.from_mapping(_read_toml(chosen))
+    except CatalogFileError:
+        raise
     except StationError as error:
         raise CatalogFileError(f"{chosen}: {error}") from None
 

@@ -108,12 +108,15 @@ class Formulary:
             if product.ndc.key in self._by_key:
                 raise FormularyError(f"NDC {product.ndc} appears twice in the formulary")
             self._by_key[product.ndc.key] = product
-            for gtin in product.gtins:
-                if gtin in self._by_gtin:
+            # Only explicit GTINs are indexed: a GTIN derived from an NDC's 10 digits is
+            # shared by every NDC with those digits, and resolve() treats that as ambiguous.
+            if product.gtin is not None:
+                if product.gtin in self._by_gtin:
                     raise FormularyError(
-                        f"GTIN {gtin} names both {self._by_gtin[gtin].ndc} and {product.ndc}"
+                        f"GTIN {product.gtin} names both {self._by_gtin[product.gtin].ndc} and "
+                        f"{product.ndc}"
                     )
-                self._by_gtin[gtin] = product
+                self._by_gtin[product.gtin] = product
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Formulary:
