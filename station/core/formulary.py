@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from station.core.errors import AmbiguousNdc, InvalidFormat, StationError, UnknownProduct
+from station.core.fields import choice, flag, only_known, required, table
 from station.core.identifiers import Gtin, Ndc
 from station.core.quantities import (
     Concentration,
@@ -106,7 +107,9 @@ class Formulary:
         self._by_gtin: dict[Gtin, Product] = {}
         for product in self._products:
             if product.ndc.key in self._by_key:
-                raise FormularyError(f"NDC {product.ndc} appears twice in the formulary")
+                first = self._by_key[product.ndc.key].ndc
+                also = f" (also as {first})" if str(first) != str(product.ndc) else ""
+                raise FormularyError(f"NDC {product.ndc} appears twice in the formulary{also}")
             self._by_key[product.ndc.key] = product
             # Only explicit GTINs are indexed: a GTIN derived from an NDC's 10 digits is
             # shared by every NDC with those digits, and resolve() treats that as ambiguous.
@@ -117,6 +120,20 @@ class Formulary:
                         f"{product.ndc}"
                     )
                 self._by_gtin[product.gtin] = product
+        for product in self._products:
+            self._check_diluents(product)
+
+    def _check_diluents(self, product: Product) -> None:
+        if product.reconstitution is None:
+            return
+        for ndc in product.reconstitution.diluents:
+            diluent = self.get(ndc)
+            if diluent is None:
+                raise FormularyError(f"{product.label}: diluent NDC {ndc} is not in the formulary")
+            if diluent.role is not ProductRole.DILUENT:
+                raise FormularyError(
+                    f"{product.label}: {diluent.label} is a {diluent.role.value}, not a diluent"
+                )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Formulary:
@@ -128,10 +145,9 @@ class Formulary:
         for number, entry in enumerate(entries, start=1):
             try:
                 products.append(_product_from_mapping(entry))
-            except (StationError, KeyError, TypeError) as error:
+            except (StationError, TypeError) as error:
                 ndc = entry.get("ndc", "?") if isinstance(entry, Mapping) else "?"
-                detail = f"missing field {error}" if isinstance(error, KeyError) else str(error)
-                raise FormularyError(f"product {number} (NDC {ndc}): {detail}") from None
+                raise FormularyError(f"product {number} (NDC {ndc}): {error}") from None
         return cls(products)
 
     def __iter__(self) -> Iterator[Product]:
@@ -201,14 +217,12 @@ _PRODUCT_FIELDS = frozenset(
 
 
 def _product_from_mapping(entry: Mapping[str, Any]) -> Product:
-    unknown = sorted(set(entry) - _PRODUCT_FIELDS)
-    if unknown:
-        raise InvalidFormat(f"unknown field(s) {', '.join(unknown)}")
-    ndc_text = str(entry["ndc"])
+    only_known(entry, _PRODUCT_FIELDS)
+    ndc_text = str(required(entry, "ndc"))
     if "-" not in ndc_text:
         raise InvalidFormat(f"NDC {ndc_text!r} must be written with hyphens in its real shape")
     ndc = Ndc.parse(ndc_text)
-    role = ProductRole(entry.get("role", "drug"))
+    role = choice(ProductRole, entry.get("role", "drug"), "role")
     concentration = (
         Concentration.parse(entry["concentration"]) if "concentration" in entry else None
     )
@@ -219,7 +233,7 @@ def _product_from_mapping(entry: Mapping[str, Any]) -> Product:
         SOURCED_SG_UNCERTAINTY if sg_source is not None else ESTIMATED_SG_UNCERTAINTY
     )
     specific_gravity = SpecificGravity(
-        parse_decimal(entry["specific_gravity"], "specific gravity"),
+        parse_decimal(required(entry, "specific_gravity"), "specific gravity"),
         parse_decimal(
             entry.get("specific_gravity_uncertainty", default_uncertainty),
             "specific gravity uncertainty",
@@ -228,30 +242,33 @@ def _product_from_mapping(entry: Mapping[str, Any]) -> Product:
     )
     reconstitution = None
     if "reconstitute" in entry:
-        spec = entry["reconstitute"]
-        diluents = tuple(Ndc.parse(str(d)) for d in spec["diluents"])
+        spec = table(entry["reconstitute"], "reconstitute")
+        only_known(spec, ("diluents", "volume_ml"), "reconstitute")
+        diluents = tuple(Ndc.parse(str(d)) for d in required(spec, "diluents", "reconstitute"))
         if not diluents:
             raise InvalidFormat("reconstitute.diluents lists no diluent")
-        reconstitution = Reconstitution(diluents, parse_decimal(spec["volume_ml"], "volume"))
-    volume = parse_decimal(entry["container_volume_ml"], "container volume")
+        reconstitution = Reconstitution(
+            diluents, parse_decimal(required(spec, "volume_ml", "reconstitute"), "volume")
+        )
+    volume = parse_decimal(required(entry, "container_volume_ml"), "container volume")
     if volume <= 0:
         raise InvalidFormat("container_volume_ml must be greater than zero")
     return Product(
         ndc=ndc,
         gtin=Gtin.parse(str(entry["gtin"])) if "gtin" in entry else None,
-        name=str(entry["name"]),
-        manufacturer=str(entry["manufacturer"]),
-        strength=str(entry["strength"]),
-        dosage_form=str(entry["dosage_form"]),
+        name=str(required(entry, "name")),
+        manufacturer=str(required(entry, "manufacturer")),
+        strength=str(required(entry, "strength")),
+        dosage_form=str(required(entry, "dosage_form")),
         role=role,
         concentration=concentration,
         specific_gravity=specific_gravity,
         container_volume_ml=volume,
         reconstitution=reconstitution,
-        hazardous=bool(entry.get("hazardous", False)),
-        high_alert=bool(entry.get("high_alert", False)),
-        in_process_check=bool(entry.get("in_process_check", False)),
-        multi_dose=bool(entry.get("multi_dose", False)),
-        storage=Storage(entry.get("storage", "room")),
+        hazardous=flag(entry, "hazardous"),
+        high_alert=flag(entry, "high_alert"),
+        in_process_check=flag(entry, "in_process_check"),
+        multi_dose=flag(entry, "multi_dose"),
+        storage=choice(Storage, entry.get("storage", "room"), "storage"),
         tolerance=Tolerance.parse(entry["tolerance"]) if "tolerance" in entry else None,
     )

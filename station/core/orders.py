@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from station.core.errors import InvalidFormat, StationError, UnknownOrder
+from station.core.fields import choice, only_known, required, table
 from station.core.identifiers import Ndc
 from station.core.quantities import Quantity, Tolerance, parse_decimal
 
@@ -105,9 +106,9 @@ class Worklist:
         for number, entry in enumerate(entries, start=1):
             try:
                 orders.append(_order_from_mapping(entry))
-            except (StationError, KeyError, TypeError, ValueError) as error:
+            except (StationError, TypeError) as error:
                 order_id = entry.get("order_id", "?") if isinstance(entry, Mapping) else "?"
-                detail = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+                detail = str(error).removeprefix(f"order {order_id}: ")
                 raise OrderFileError(f"order {number} ({order_id}): {detail}") from None
         return cls(orders)
 
@@ -125,37 +126,74 @@ class Worklist:
         raise UnknownOrder(f"unknown order {order_id!r}")
 
 
+_ORDER_FIELDS = (
+    "order_id",
+    "patient",
+    "ingredient",
+    "base",
+    "final_volume_ml",
+    "route",
+    "priority",
+    "due",
+    "prescriber",
+    "rate",
+    "tolerance",
+)
+_PATIENT_FIELDS = ("id", "name", "location", "date_of_birth", "weight_kg")
+_INGREDIENT_FIELDS = ("ndc", "dose")
+
+
 def _order_from_mapping(entry: Mapping[str, Any]) -> DoseOrder:
-    patient = entry["patient"]
-    due = entry["due"]
+    only_known(entry, _ORDER_FIELDS)
+    patient = table(required(entry, "patient"), "patient")
+    only_known(patient, _PATIENT_FIELDS, "patient")
+    due = required(entry, "due")
     if isinstance(due, str):
-        due = dt.datetime.fromisoformat(due)
+        try:
+            due = dt.datetime.fromisoformat(due)
+        except ValueError:
+            raise InvalidFormat(f"due {due!r} is not a date and time") from None
     if not isinstance(due, dt.datetime):
         raise InvalidFormat(f"due {due!r} is not a date and time")
-    ingredients = tuple(
-        Ingredient(Ndc.parse(str(i["ndc"])), Quantity.parse(str(i["dose"])))
-        for i in entry["ingredient"]
-    )
+    ingredients = []
+    for position, raw in enumerate(required(entry, "ingredient"), start=1):
+        item = table(raw, f"ingredient {position}")
+        only_known(item, _INGREDIENT_FIELDS, "ingredient")
+        ingredients.append(
+            Ingredient(
+                Ndc.parse(str(required(item, "ndc", "ingredient"))),
+                Quantity.parse(str(required(item, "dose", "ingredient"))),
+            )
+        )
     dob = patient.get("date_of_birth")
     tolerance = entry.get("tolerance")
     return DoseOrder(
-        order_id=str(entry["order_id"]),
+        order_id=str(required(entry, "order_id")),
         patient=Patient(
-            patient_id=str(patient["id"]),
-            name=str(patient["name"]),
-            location=str(patient["location"]),
-            date_of_birth=dt.date.fromisoformat(str(dob)) if dob is not None else None,
+            patient_id=str(required(patient, "id", "patient")),
+            name=str(required(patient, "name", "patient")),
+            location=str(required(patient, "location", "patient")),
+            date_of_birth=_date(dob) if dob is not None else None,
             weight_kg=parse_decimal(patient["weight_kg"], "weight")
             if "weight_kg" in patient
             else None,
         ),
-        ingredients=ingredients,
+        ingredients=tuple(ingredients),
         base=Ndc.parse(str(entry["base"])) if "base" in entry else None,
-        final_volume_ml=parse_decimal(entry["final_volume_ml"], "final volume"),
-        route=str(entry["route"]),
-        priority=Priority(entry.get("priority", "routine")),
+        final_volume_ml=parse_decimal(required(entry, "final_volume_ml"), "final volume"),
+        route=str(required(entry, "route")),
+        priority=choice(Priority, entry.get("priority", "routine"), "priority"),
         due=due,
-        prescriber=str(entry["prescriber"]),
+        prescriber=str(required(entry, "prescriber")),
         rate=str(entry["rate"]) if "rate" in entry else None,
         tolerance=Tolerance.parse(str(tolerance)) if tolerance is not None else None,
     )
+
+
+def _date(value: object) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidFormat(f"date {value!r} is not YYYY-MM-DD") from None
