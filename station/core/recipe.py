@@ -65,6 +65,7 @@ class Step:
     tolerance: Tolerance | None = None
     photo_required: bool = False
     ingredient: int | None = None
+    reconstituted_by: int | None = None
 
 
 @dataclass(frozen=True)
@@ -216,8 +217,9 @@ def _plan_draws(
             photo_required=True,
             ingredient=index,
         )
+        reconstituted_by = None
         if product.reconstitution is not None:
-            _plan_reconstitution(plan, index, product, formulary, tolerance)
+            reconstituted_by = _plan_reconstitution(plan, index, product, formulary, tolerance)
         tare = plan.add(
             StepKind.WEIGH_TARE, "Weigh the empty syringe", product=product, ingredient=index
         )
@@ -234,6 +236,7 @@ def _plan_draws(
                 tolerance=tolerance,
                 photo_required=True,
                 ingredient=index,
+                reconstituted_by=reconstituted_by,
             )
         )
     return draws
@@ -241,7 +244,8 @@ def _plan_draws(
 
 def _plan_reconstitution(
     plan: _Planner, index: int, product: Product, formulary: Formulary, tolerance: Tolerance
-) -> None:
+) -> int:
+    """Add the diluent steps; returns the number of the step that weighs the diluent added."""
     assert product.reconstitution is not None
     spec = product.reconstitution
     diluent = formulary.get(spec.diluents[0])
@@ -263,7 +267,7 @@ def _plan_reconstitution(
         product=product,
         ingredient=index,
     )
-    plan.add(
+    return plan.add(
         StepKind.WEIGH_NET,
         f"Add {_ml(spec.volume_ml)} mL of {diluent.name}, mix, and weigh the vial",
         product=diluent,

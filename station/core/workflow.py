@@ -31,7 +31,7 @@ from station.core.gravimetry import (
     check_dose,
     check_mass,
 )
-from station.core.quantities import Mass
+from station.core.quantities import Concentration, Mass, Quantity
 from station.core.recipe import MassCheck, Recipe, Step, StepKind
 from station.core.scan import ScanIdentity
 
@@ -536,7 +536,7 @@ def _evaluate_weight(prep: Preparation, step: Step, event: WeightRead) -> Attemp
             before,
             event.mass,
             ordered=step.dose,
-            concentration=step.product.concentration,
+            concentration=drawn_concentration(prep, step),
             specific_gravity=sg,
             tolerance=step.tolerance,
             balance=event.balance,
@@ -567,6 +567,26 @@ def _evaluate_weight(prep: Preparation, step: Step, event: WeightRead) -> Attemp
         HardStop(reason, f"{reason.value}: {result.reason}", step.number),
         result=result,
     )
+
+
+def drawn_concentration(prep: Preparation, step: Step) -> Concentration | None:
+    """The concentration a draw takes from its vial, after any reconstitution as weighed.
+
+    A powder vial holds its content in (powder + diluent) grams. When the diluent weighed in
+    differs from the nominal amount, the drug per gram of solution changes by the ratio of
+    the nominal to the actual solution mass, and so does the dose each gram drawn carries.
+    """
+    product = step.product
+    assert product is not None
+    nominal = product.concentration
+    if nominal is None or step.reconstituted_by is None:
+        return nominal
+    diluent_step = prep.recipe.step(step.reconstituted_by)
+    assert diluent_step.expected_mass is not None
+    solution = product.container_volume_ml * product.specific_gravity.value
+    actual = solution - diluent_step.expected_mass + prep.net_mass(diluent_step.number).grams
+    amount = nominal.amount
+    return Concentration(Quantity(amount.value * solution / actual, amount.unit))
 
 
 # ------------------------------------------------------------------------------ moving on

@@ -402,3 +402,28 @@ def test_cancelling_needs_a_reason_and_ends_the_preparation(recipe_for):
     cancelled = apply(prep, Cancelled(tech.user, NOW, "order discontinued"))
     assert cancelled.phase is Phase.CANCELLED
     assert cancelled.cancellation.reason == "order discontinued"
+
+
+def test_a_draw_from_a_reconstituted_vial_uses_the_diluent_as_weighed(recipe_for):
+    # 1 g cefazolin: nominal solution 3.03 mL × 1.08 = 3.2724 g, of which 2.5 g diluent.
+    recipe = recipe_for((CEFAZOLIN, "1 g"))
+    diluent = next(s for s in recipe.steps if s.check is not None and s.check.value == "diluent")
+    draw = next(s for s in recipe.steps if s.check is not None and s.check.value == "dose")
+    assert draw.reconstituted_by == diluent.number
+
+    def draw_after(diluent_grams: str) -> Preparation:
+        tech = Technician()
+        prep = tech.advance_to(tech.start(recipe), diluent.number)
+        prep = tech.do(prep, tech.weight(tech.tare_mass + Decimal(diluent_grams)))
+        prep = tech.advance_to(prep, draw.number)
+        # 3 % short of the nominal draw mass: inside ±5 % if the vial is as planned.
+        return apply(prep, tech.weight(tech.tare_mass + Decimal("3.174")))
+
+    assert draw_after("2.500").phase is Phase.IN_PROGRESS
+    diluted = draw_after("2.620")  # +4.8 % diluent: passes its own check, dilutes the drug
+    assert diluted.record(diluent.number).accepted is not None
+    assert diluted.phase is Phase.HARD_STOP
+    assert diluted.stop.reason is StopReason.OUT_OF_TOLERANCE
+    measured = diluted.record(draw.number).attempts[-1].result.measured_dose
+    # 3.174 g × 0.9999 g of drug ÷ 3.3924 g of solution (3.2724 − 2.5 + 2.620)
+    assert measured.value.quantize(Decimal("0.001")) == Decimal("0.936")
