@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -19,6 +20,7 @@ from station.catalog_files import load_formulary, load_worklist
 from station.core.errors import StationError
 from station.core.formulary import Product
 from station.core.gravimetry import BalanceSpec, is_verifiable
+from station.core.identifiers import Ndc
 from station.core.quantities import Tolerance, parse_decimal
 from station.core.recipe import Recipe, Step, StepKind, build_recipe
 from station.core.scan import ScanIdentity, parse_scan
@@ -42,6 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args, sys.stdout)
     except StationError as error:
         print(f"station {args.command}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader (e.g. `head`) went away: stop quietly, as other command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILED
 
 
@@ -75,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing = order_commands.add_parser("list", help="list orders, most urgent first")
     listing.add_argument("--worklist", metavar="PATH", help="worklist file (TOML)")
+    listing.add_argument("--formulary", metavar="PATH", help="formulary file, for drug names")
     listing.add_argument("--json", action="store_true", help="print a JSON list")
     listing.set_defaults(run=_run_orders_list)
 
@@ -188,6 +196,12 @@ def _product_json(product: Product) -> dict[str, Any]:
 
 def _run_orders_list(args: argparse.Namespace, out: TextIO) -> int:
     worklist = load_worklist(args.worklist)
+    formulary = load_formulary(args.formulary)
+
+    def drug(ndc: Ndc) -> str:
+        product = formulary.get(ndc)
+        return product.name if product is not None else f"NDC {ndc} (not in formulary)"
+
     if args.json:
         documents = []
         for order in worklist:
@@ -198,12 +212,16 @@ def _run_orders_list(args: argparse.Namespace, out: TextIO) -> int:
                     "patient_id": order.patient.patient_id,
                     "patient_name": order.patient.name,
                     "location": order.patient.location,
-                    "drug": str(first.ndc),
+                    "drug": drug(first.ndc),
+                    "ndc": str(first.ndc),
                     "dose": str(first.dose.value.normalize()),
                     "dose_unit": first.dose.unit.value,
                     "ingredients": [
-                        {"ndc": str(i.ndc), "dose": str(i.dose)} for i in order.ingredients
+                        {"drug": drug(i.ndc), "ndc": str(i.ndc), "dose": str(i.dose)}
+                        for i in order.ingredients
                     ],
+                    "base": drug(order.base) if order.base else None,
+                    "final_volume_ml": str(order.final_volume_ml.normalize()),
                     "priority": order.priority.value,
                     "due": order.due.isoformat(),
                     "status": "pending",
@@ -212,11 +230,14 @@ def _run_orders_list(args: argparse.Namespace, out: TextIO) -> int:
         _print_json(documents, out)
         return EXIT_OK
     for order in worklist:
-        drugs = " + ".join(f"{i.dose} (NDC {i.ndc})" for i in order.ingredients)
+        drugs = " + ".join(f"{drug(i.ndc)} {i.dose}" for i in order.ingredients)
+        base = (
+            f" in {drug(order.base)} {order.final_volume_ml.normalize():f} mL" if order.base else ""
+        )
         out.write(
-            f"{order.order_id:<12} {order.priority.value.upper():<8} "
-            f"due {order.due:%Y-%m-%d %H:%M %Z}  {order.patient.name} "
-            f"({order.patient.location})  {drugs}\n"
+            f"{order.order_id:<10} {order.priority.value.upper():<7} "
+            f"due {order.due:%Y-%m-%d %H:%M}  {order.patient.name} ({order.patient.location})"
+            f"  {drugs}{base}\n"
         )
     out.write(f"{len(worklist)} orders\n")
     return EXIT_OK
@@ -246,6 +267,9 @@ def _run_recipe(args: argparse.Namespace, out: TextIO) -> int:
             if not _step_verifiable(step, balance):
                 line += f"; NOT VERIFIABLE on a {readability} g balance"
             line += "]"
+        if step.sums:
+            gains = ", ".join(str(n) for n in step.sums)
+            line += f"  [expect the mass drawn in step(s) {gains}, {step.tolerance}]"
         if step.photo_required:
             line += "  (photo)"
         out.write(line + "\n")

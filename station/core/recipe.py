@@ -227,7 +227,8 @@ def _plan_draws(
         draws.append(
             plan.add(
                 StepKind.WEIGH_NET,
-                f"Draw {_ml(portion)} mL ({dose}) of {product.name} and weigh the syringe",
+                f"Draw {_ml(portion)} mL ({dose.rounded()}) of {product.name} and weigh the "
+                "syringe",
                 product=product,
                 reference=tare,
                 check=MassCheck.DOSE,

@@ -143,3 +143,34 @@ def test_formulary_lists_products(formulary_file):
     result = station("formulary", "--formulary", str(formulary_file), "--json")
     names = [p["name"] for p in json.loads(result.stdout)]
     assert names == ["Sodium Bicarbonate", "Made-up Twin A", "Cefazolin"]
+
+
+def test_orders_list_names_drugs_from_the_sample_formulary():
+    result = station("orders", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    orders = json.loads(result.stdout)
+    assert len(orders) >= 12
+    assert orders[0]["priority"] == "stat"
+    for order in orders:
+        assert set(order) >= {"order_id", "patient_id", "drug", "dose", "dose_unit", "status"}
+        assert "not in formulary" not in order["drug"]
+
+
+def test_recipe_marks_a_dose_the_balance_cannot_verify():
+    coarse = station("recipe", "RX-260117", "--readability", "0.01")
+    assert "NOT VERIFIABLE on a 0.01 g balance" in coarse.stdout
+    fine = station("recipe", "RX-260117", "--readability", "0.001", "--json")
+    draws = [s for s in json.loads(fine.stdout)["steps"] if s["kind"] == "weigh net"]
+    assert [s["verifiable"] for s in draws] == [True]
+
+
+def test_an_unknown_order_is_one_line():
+    result = station("recipe", "RX-NOPE")
+    assert result.returncode == 1
+    assert result.stderr == "station recipe: unknown order 'RX-NOPE'\n"
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    listing = subprocess.run(f"'{STATION}' orders list | head -c 10", shell=True,
+                             capture_output=True, text=True, check=False, timeout=60)
+    assert "Traceback" not in listing.stderr
