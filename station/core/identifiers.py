@@ -7,7 +7,7 @@ Each has a ``parse`` that returns a valid object or raises a precise
 '00409-4888-02'
 >>> [str(n) for n in Ndc.candidates("0409488802")]
 ['00409-4888-02', '04094-0888-02', '04094-8880-02']
->>> Gtin.parse("0303409488802").ndc10
+>>> Gtin.parse("0304094888026").ndc10
 '0409488802'
 >>> Expiry.parse_yymmdd("280200", reference_year=2026).date
 datetime.date(2028, 2, 29)
@@ -92,13 +92,18 @@ class Ndc:
 
     @classmethod
     def candidates(cls, ndc10: str) -> tuple[Ndc, ...]:
-        """The 11-digit (5-4-2) forms a 10-digit NDC without hyphens could be, one per shape."""
+        """The 11-digit (5-4-2) forms a 10-digit NDC without hyphens could be, one per shape.
+
+        Three distinct forms, except when a segment is all zeros and two shapes pad to the
+        same 11 digits (``0000012345``): each form is listed once.
+        """
         if len(ndc10) != 10 or not ndc10.isdigit():
             raise InvalidLength(f"a 10-digit NDC was expected, got {ndc10!r}")
-        found = []
+        found: list[Ndc] = []
         for first, second, _ in TEN_DIGIT_SHAPES:
             shaped = cls(ndc10[:first], ndc10[first : first + second], ndc10[first + second :])
-            found.append(shaped.to_hipaa())
+            if shaped not in found:
+                found.append(shaped.to_hipaa())
         return tuple(found)
 
     @property
@@ -181,7 +186,7 @@ class Gtin:
     value: str
 
     def __post_init__(self) -> None:
-        if len(self.value) != 14 or not self.value.isdigit():
+        if len(self.value) != 14 or not self.value.isdigit() or not self.value.isascii():
             raise InvalidLength(f"GTIN {self.value!r}: expected 14 digits")
         expected = gs1_check_digit(self.value[:-1])
         if self.value[-1] != expected:
@@ -197,7 +202,9 @@ class Gtin:
         if not digits.isdigit() or not digits.isascii():
             raise InvalidFormat(f"GTIN {text!r} must be digits only")
         if len(digits) not in (8, 12, 13, 14):
-            raise InvalidLength(f"GTIN {text!r}: expected 8, 12, 13 or 14 digits, got {len(digits)}")
+            raise InvalidLength(
+                f"GTIN {text!r}: expected 8, 12, 13 or 14 digits, got {len(digits)}"
+            )
         expected = gs1_check_digit(digits[:-1])
         if digits[-1] != expected:
             kind = {8: "EAN-8", 12: "UPC-A", 13: "EAN-13", 14: "GTIN-14"}[len(digits)]
@@ -209,7 +216,7 @@ class Gtin:
     @classmethod
     def from_ndc10(cls, ndc10: str, indicator: int = 0) -> Gtin:
         """The GTIN-14 carrying a 10-digit NDC: indicator, ``03``, the NDC, check digit."""
-        if len(ndc10) != 10 or not ndc10.isdigit():
+        if len(ndc10) != 10 or not ndc10.isdigit() or not ndc10.isascii():
             raise InvalidLength(f"a 10-digit NDC was expected, got {ndc10!r}")
         if not 0 <= indicator <= 8:
             raise InvalidFormat(f"packaging indicator must be 0–8, got {indicator}")
@@ -238,7 +245,7 @@ class Gtin:
 
 
 # GS1 AI 10 and 21: up to 20 characters of GS1's 82-character set (ISO/IEC 646 subset).
-_GS1_CSET82 = re.compile(r"^[!\"%-?A-Z_a-z]{1,20}$")
+_GS1_CSET82 = re.compile(r"^[!\"%-?A-Z_a-z]{1,20}\Z")
 
 
 def _gs1_text(kind: str, text: str) -> str:
@@ -292,7 +299,7 @@ class Expiry:
         The century follows GS1's sliding window: the year lies from 49 years before
         ``reference_year`` (the current year, passed in) to 50 years after it.
         """
-        if len(text) != 6 or not text.isdigit():
+        if len(text) != 6 or not text.isdigit() or not text.isascii():
             raise InvalidFormat(f"expiry {text!r} must be 6 digits YYMMDD")
         year = _windowed_year(int(text[:2]), reference_year)
         month, day = int(text[2:4]), int(text[4:])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 
 from station.core.errors import InvalidFormat
@@ -95,6 +95,9 @@ _UNIT_ALIASES: dict[str, Unit] = {
 }
 
 _NUMBER = r"[0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+"
+# What parse_decimal reads: commas only between groups of three digits, never as a decimal
+# point ("0,5" is refused, not read as 5).
+_DECIMAL = re.compile(r"[+-]?(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)")
 _QUANTITY_RE = re.compile(rf"^\s*(?P<value>{_NUMBER})\s*(?P<unit>[^\d\s/][^/]*?)\s*$")
 
 
@@ -103,15 +106,29 @@ def parse_decimal(text: str | int | Decimal, what: str = "number") -> Decimal:
     if isinstance(text, Decimal | int) and not isinstance(text, bool):
         value = Decimal(text)
     elif isinstance(text, str):
-        try:
-            value = Decimal(text.strip().replace(",", ""))
-        except InvalidOperation:
-            raise InvalidFormat(f"{what} {text!r} is not a decimal number") from None
+        stripped = text.strip()
+        if not _DECIMAL.fullmatch(stripped):
+            if "," in stripped:
+                raise InvalidFormat(
+                    f"{what} {text!r}: a comma may only separate thousands (e.g. '5,000'); "
+                    "write decimals with a point (e.g. '0.5')"
+                )
+            raise InvalidFormat(f"{what} {text!r} is not a decimal number")
+        value = Decimal(stripped.replace(",", ""))
     else:
-        raise InvalidFormat(f"{what} {text!r} must be written as text or an integer, not a float")
+        raise InvalidFormat(
+            f"{what} {text!r} must be written as text or an integer, not a "
+            f"{type(text).__name__}"
+        )
     if not value.is_finite():
         raise InvalidFormat(f"{what} {text!r} is not a finite number")
     return value
+
+
+def _require_decimal(value: object, what: str) -> None:
+    """Refuse a float (or anything else) where an exact Decimal must be."""
+    if not isinstance(value, Decimal):
+        raise InvalidFormat(f"{what} must be a Decimal, not {type(value).__name__} {value!r}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +137,9 @@ class Quantity:
 
     value: Decimal
     unit: Unit
+
+    def __post_init__(self) -> None:
+        _require_decimal(self.value, "a quantity's value")
 
     @classmethod
     def parse(cls, text: str) -> Quantity:
@@ -142,6 +162,17 @@ class Quantity:
                 f"{unit.dimension.value}"
             )
         return Quantity(self.value * self.unit.factor / unit.factor, unit)
+
+    def rounded(self, significant: int = 4) -> Quantity:
+        """The same quantity rounded to ``significant`` digits, for people to read.
+
+        Whole-number digits are never rounded away: 1234567 units stays 1234567 units.
+        """
+        if self.value == 0:
+            return self
+        exponent = min(self.value.adjusted() - significant + 1, 0)
+        step = Decimal(1).scaleb(exponent)
+        return Quantity(self.value.quantize(step, rounding=ROUND_HALF_UP).normalize(), self.unit)
 
     def base_value(self) -> Decimal:
         """The value in the dimension's base unit (mg, mL, unit, mEq, mmol)."""
@@ -191,16 +222,26 @@ class Mass:
 
     grams: Decimal
 
+    def __post_init__(self) -> None:
+        _require_decimal(self.grams, "a mass")
+
     @classmethod
     def parse(cls, text: str) -> Mass:
-        """Read ``"12.345 g"``, ``"12.345"`` (grams) or ``"450 mg"``."""
+        """Read ``"12.345 g"``, ``"12.345"`` (grams) or ``"450 mg"``; negative after a tare."""
         stripped = text.strip()
+        negative = stripped.startswith("-")
+        if negative:
+            stripped = stripped[1:].lstrip()
         if re.fullmatch(_NUMBER, stripped):
-            return cls(parse_decimal(stripped, "mass"))
+            grams = parse_decimal(stripped, "mass")
+            return cls(-grams if negative else grams)
+        if _QUANTITY_RE.match(stripped) is None:
+            raise InvalidFormat(f"mass {text!r} is not a number of g, mg or mcg, e.g. '12.345 g'")
         quantity = Quantity.parse(stripped)
         if quantity.dimension is not Dimension.MASS:
             raise InvalidFormat(f"mass {text!r} is not in g, mg or mcg")
-        return cls(quantity.to(Unit.G).value)
+        grams = quantity.to(Unit.G).value
+        return cls(-grams if negative else grams)
 
     def __sub__(self, other: Mass) -> Mass:
         return Mass(self.grams - other.grams)
@@ -219,6 +260,7 @@ class Tolerance:
     fraction: Decimal
 
     def __post_init__(self) -> None:
+        _require_decimal(self.fraction, "a tolerance")
         if not Decimal(0) < self.fraction < Decimal(1):
             raise InvalidFormat(
                 f"tolerance {_plain(self.fraction * 100)}% must be above 0% and below 100%"
