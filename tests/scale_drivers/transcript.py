@@ -1,0 +1,55 @@
+"""Protocol transcripts: a scripted port that replays (sent, received) byte pairs.
+
+The driver's writes must match the script byte for byte, in order; replies are delivered in
+the given chunks; silence (``None``) makes the next read come back empty at once, which the
+driver sees as a timeout. A test fails if anything is left unsent or unread.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+Reply = bytes | Sequence[bytes] | None
+
+
+@dataclass
+class ScriptedPort:
+    """A :class:`scale_drivers.transport.Port` that follows a transcript."""
+
+    script: deque[tuple[bytes, Reply]]
+    url: str = "transcript://"
+    _pending: deque[bytes] = field(default_factory=deque)
+    closed: bool = False
+    flushed: int = 0
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[bytes, Reply]]) -> ScriptedPort:
+        return cls(deque(pairs))
+
+    def write(self, data: bytes) -> None:
+        assert self.script, f"driver sent {data!r} after the transcript ended"
+        expected, reply = self.script.popleft()
+        assert data == expected, f"driver sent {data!r}, transcript expects {expected!r}"
+        if reply is None:
+            return
+        if isinstance(reply, bytes):
+            self._pending.append(reply)
+        else:
+            self._pending.extend(reply)
+
+    def read(self, deadline: float) -> bytes:
+        del deadline
+        return self._pending.popleft() if self._pending else b""
+
+    def flush_input(self) -> bytes:
+        self.flushed += 1
+        return b""
+
+    def close(self) -> None:
+        self.closed = True
+
+    def assert_done(self) -> None:
+        assert not self.script, f"transcript not finished: next {self.script[0]!r}"
+        assert not self._pending, f"replies never read: {list(self._pending)!r}"
