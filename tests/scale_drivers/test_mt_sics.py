@@ -241,7 +241,7 @@ def test_any_chunking_and_line_ending_decodes_the_same(lines, ending, cuts):
     framer, codec = LineFramer(), MtSicsCodec()
     decoded: list[MtSicsReply] = []
     previous = 0
-    for cut in sorted({c % (len(stream) + 1) for c in cuts}) + [len(stream)]:
+    for cut in [*sorted({c % (len(stream) + 1) for c in cuts}), len(stream)]:
         for line in framer.feed(stream[previous:cut]):
             reply = codec.parse(line)
             if reply is not None:
