@@ -2,7 +2,8 @@
 
 The driver's writes must match the script byte for byte, in order; replies are delivered in
 the given chunks; silence (``None``) makes the next read come back empty at once, which the
-driver sees as a timeout. A test fails if anything is left unsent or unread.
+driver sees as a timeout; an exception is raised by the next read (an unplug). A test
+fails if anything is left unsent or unread.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-Reply = bytes | Sequence[bytes] | None
+Reply = bytes | Sequence[bytes] | BaseException | None
 
 
 @dataclass
@@ -20,7 +21,7 @@ class ScriptedPort:
 
     script: deque[tuple[bytes, Reply]]
     url: str = "transcript://"
-    _pending: deque[bytes] = field(default_factory=deque)
+    _pending: deque[bytes | BaseException] = field(default_factory=deque)
     closed: bool = False
     flushed: int = 0
 
@@ -34,14 +35,19 @@ class ScriptedPort:
         assert data == expected, f"driver sent {data!r}, transcript expects {expected!r}"
         if reply is None:
             return
-        if isinstance(reply, bytes):
+        if isinstance(reply, bytes | BaseException):
             self._pending.append(reply)
         else:
             self._pending.extend(reply)
 
     def read(self, deadline: float) -> bytes:
         del deadline
-        return self._pending.popleft() if self._pending else b""
+        if not self._pending:
+            return b""
+        item = self._pending.popleft()
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
     def flush_input(self) -> bytes:
         self.flushed += 1

@@ -1,0 +1,104 @@
+"""The supervisor: heartbeat, offline, unplug, reconnect with re-identification."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from scale_drivers.api import BalanceDisconnected, IdentityMismatch
+from scale_drivers.connection import LinkState, ManagedBalance
+from scale_drivers.mt_sics import MtSicsBalance, MtSicsCodec
+
+from .transcript import ScriptedPort
+
+IDENTIFY = [
+    (b"@\r\n", b'I4 A "B207696838"\r\n'),
+    (b"I2\r\n", b'I2 A "XS204 Excellence 220.0090 g"\r\n'),
+    (b"I3\r\n", b"ES\r\n"),
+    (b"I4\r\n", b'I4 A "B207696838"\r\n'),
+]
+RESET = (b"@\r\n", b'I4 A "B207696838"\r\n')
+
+
+def identify_as(serial: bytes):
+    return [(b"@\r\n", b'I4 A "' + serial + b'"\r\n'),
+            (b"I2\r\n", b'I2 A "XS204 Excellence 220.0090 g"\r\n'),
+            (b"I3\r\n", b"ES\r\n"),
+            (b"I4\r\n", b'I4 A "' + serial + b'"\r\n')]
+
+
+class Ports:
+    """Hands out one scripted port per (re)connection."""
+
+    def __init__(self, *scripts):
+        self.ports = [ScriptedPort.of(script) for script in scripts]
+        self.opened = 0
+
+    def open(self) -> MtSicsBalance:
+        if self.opened >= len(self.ports):
+            raise BalanceDisconnected("cannot open /dev/ttyUSB0: no such device")
+        port = self.ports[self.opened]
+        self.opened += 1
+        return MtSicsBalance(port, MtSicsCodec())
+
+
+def test_connect_identifies_and_starts_an_epoch():
+    ports = Ports(IDENTIFY)
+    balance = ManagedBalance(ports.open)
+    info = balance.connect()
+    assert (info.serial_number, balance.state, balance.epoch) == (
+        "B207696838", LinkState.CONNECTED, 1)
+    ports.ports[0].assert_done()
+
+
+def test_a_silent_balance_is_offline_after_three_missed_beats_and_back_when_it_answers():
+    ports = Ports(IDENTIFY + [(b"SI\r\n", None), RESET] * 3 + [(b"SI\r\n", b"S S 0.00 g\r\n")])
+    balance = ManagedBalance(ports.open)
+    balance.connect()
+    assert [balance.heartbeat() for _ in range(3)] == [
+        LinkState.CONNECTED, LinkState.CONNECTED, LinkState.OFFLINE]
+    assert balance.last_error == "no response to 'SI' from transcript://"
+    assert balance.heartbeat() is LinkState.CONNECTED
+    ports.ports[0].assert_done()
+
+
+def test_an_unplug_is_seen_at_once_and_weights_are_refused_until_reconnected():
+    unplug = BalanceDisconnected("transcript://: disconnected")
+    ports = Ports(IDENTIFY + [(b"SI\r\n", unplug)],
+                  IDENTIFY + [(b"TAC\r\n", b"TAC A\r\n"), (b"SI\r\n", b"S S     5.00 g\r\n")])
+    balance = ManagedBalance(ports.open)
+    balance.connect()
+    assert balance.heartbeat() is LinkState.DISCONNECTED
+    assert ports.ports[0].closed
+    with pytest.raises(BalanceDisconnected, match=r"^balance disconnected \(transcript://: "
+                       r"disconnected\)$"):
+        balance.read_immediate()
+    balance.reconnect(deadline=time.monotonic() + 1, interval=0.01)
+    assert balance.epoch == 2, "a new epoch: nothing weighed before counts"
+    assert balance.read_immediate().value == Decimal("5.00")
+    for port in ports.ports:
+        port.assert_done()
+
+
+def test_a_different_balance_after_reconnect_is_refused():
+    ports = Ports(IDENTIFY, identify_as(b"X999"))
+    balance = ManagedBalance(ports.open)
+    balance.connect()
+    balance.close()
+    with pytest.raises(IdentityMismatch) as raised:
+        balance.reconnect(deadline=time.monotonic() + 1, interval=0.01)
+    assert str(raised.value) == (
+        "balance on this port is serial X999, expected B207696838: weights refused until the "
+        "right balance is back"
+    )
+    assert balance.state is LinkState.DISCONNECTED
+    assert ports.ports[1].closed
+
+
+def test_reconnect_gives_up_at_the_deadline_with_the_last_reason():
+    balance = ManagedBalance(Ports().open)
+    with pytest.raises(BalanceDisconnected, match=r"no such device$"):
+        balance.reconnect(deadline=time.monotonic() + 0.05, interval=0.01)
+    assert balance.last_error == "cannot open /dev/ttyUSB0: no such device"
