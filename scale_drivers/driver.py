@@ -18,6 +18,7 @@ from typing import Generic, Protocol, TypeVar
 from scale_drivers.api import (
     BalanceInfo,
     BalanceTimeout,
+    CommandNotExecutable,
     NotStable,
     ProtocolError,
     Reading,
@@ -180,6 +181,20 @@ class LineDriver(Generic[R]):
             quiet = min(deadline, time.monotonic() + 0.1)
         self.transport.flush_input()
 
+    # -------------------------------------------------------------- what a protocol supplies
+
+    def identify(self) -> BalanceInfo:
+        """Ask the balance who it is; fills :attr:`info`."""
+        raise NotImplementedError
+
+    def tare(self, timeout: float) -> Reading:
+        """Tare when stable; the tare weight taken."""
+        raise NotImplementedError
+
+    def zero(self, timeout: float) -> None:
+        """Zero when stable."""
+        raise NotImplementedError
+
     # -------------------------------------------------------------- shared behaviour
 
     def read_weight_now(self) -> Weight:
@@ -219,6 +234,37 @@ class LineDriver(Generic[R]):
             if pause > 0:
                 time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
 
+    def wait_for_zero(self, deadline: float, action: str) -> None:
+        """Poll until the stability window holds at zero, after a tare or zero key press.
+
+        For protocols whose tare and zero commands are key presses with no result (SBI,
+        Ohaus, A&D): the window must see ``stability_count`` stable readings within ±1 d
+        of zero. A balance busy with the key press (:class:`CommandNotExecutable`) is
+        polled again; overload, underload and a lost balance end the wait at once. A
+        stable reading away from zero until ``deadline`` means the key press was refused.
+        """
+        window: StabilityWindow | None = None
+        last_weight: Weight | None = None
+        last_busy = ""
+        while True:
+            started = time.monotonic()
+            try:
+                weight = self.read_weight_now()
+            except CommandNotExecutable as error:
+                last_busy, window = str(error), None
+            else:
+                last_weight, last_busy = weight, ""
+                if window is None:
+                    window = StabilityWindow(self.stability_count, self._readability(weight))
+                if window.add(weight.value,
+                              weight.stable and abs(weight.value) <= window.readability):
+                    return
+            if time.monotonic() >= deadline:
+                raise _not_at_zero(action, last_weight, last_busy)
+            pause = POLL_INTERVAL - (time.monotonic() - started)
+            if pause > 0:
+                time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+
     def _readability(self, weight: Weight) -> Decimal:
         if self.info is not None and self.info.readability is not None:
             return self.info.readability
@@ -227,6 +273,17 @@ class LineDriver(Generic[R]):
     def close(self) -> None:
         """Release the port."""
         self.transport.close()
+
+
+def _not_at_zero(action: str, weight: Weight | None, busy: str) -> Exception:
+    """Why a tare or zero was not confirmed: still busy, refused, or never settled."""
+    if busy:
+        return CommandNotExecutable(f"{action} not confirmed: {busy}")
+    if weight is not None and weight.stable:
+        return CommandNotExecutable(
+            f"{action} not carried out: the balance still shows {weight.raw.strip()!r}")
+    last = weight.raw.strip() if weight is not None else ""
+    return NotStable(f"not stable at zero after {action} (last {last!r})")
 
 
 def decimals_step(value: Decimal) -> Decimal:

@@ -1,7 +1,7 @@
 """The protocols a station can speak, by name, and how to open a balance with one.
 
 >>> sorted(PROTOCOLS)
-['mt-sics']
+['and', 'mt-sics', 'ohaus', 'sbi']
 >>> PROTOCOLS["mt-sics"].settings.baudrate
 9600
 """
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scale_drivers import mt_sics
+from scale_drivers import a_and_d, mt_sics, ohaus, sbi
 from scale_drivers.api import SerialSettings
 from scale_drivers.driver import Clock, LineDriver
 from scale_drivers.transport import SerialTransport
@@ -32,9 +32,24 @@ def _mt_sics(transport: SerialTransport, clock: Clock | None) -> LineDriver[Any]
     return mt_sics.MtSicsBalance(transport, mt_sics.MtSicsCodec(), clock=clock)
 
 
+def _sbi(transport: SerialTransport, clock: Clock | None) -> LineDriver[Any]:
+    return sbi.SbiBalance(transport, sbi.SbiCodec(), clock=clock)
+
+
+def _ohaus(transport: SerialTransport, clock: Clock | None) -> LineDriver[Any]:
+    return ohaus.OhausBalance(transport, ohaus.OhausCodec(), clock=clock)
+
+
+def _a_and_d(transport: SerialTransport, clock: Clock | None) -> LineDriver[Any]:
+    return a_and_d.AandDBalance(transport, a_and_d.AandDCodec(), clock=clock)
+
+
 PROTOCOLS: dict[str, ProtocolSpec] = {
     "mt-sics": ProtocolSpec("mt-sics", "Mettler Toledo MT-SICS", mt_sics.DEFAULT_SETTINGS,
                             _mt_sics),
+    "sbi": ProtocolSpec("sbi", "Sartorius SBI", sbi.DEFAULT_SETTINGS, _sbi),
+    "ohaus": ProtocolSpec("ohaus", "Ohaus", ohaus.DEFAULT_SETTINGS, _ohaus),
+    "and": ProtocolSpec("and", "A&D", a_and_d.DEFAULT_SETTINGS, _a_and_d),
 }
 
 
