@@ -132,6 +132,9 @@ class LineDriver(Generic[R]):
                 last_problem = str(error)
             except BalanceTimeout:
                 self.resync(time.monotonic() + self.response_timeout)
+                if last_problem:
+                    # Time ran out retrying garbage: the garbage is what to report.
+                    raise ProtocolError(f"protocol error: {last_problem}") from None
                 raise
             if time.monotonic() >= deadline:
                 # Leave the line clean for the next command, then name what went wrong.

@@ -137,6 +137,7 @@ class MtSicsBalance(LineDriver[MtSicsReply]):
     """A balance speaking MT-SICS levels 0 and 1."""
 
     maker = "Mettler Toledo"
+    answered_reset = False
 
     def _one(self, command: str, reply_id: str, timeout: float | None = None) -> MtSicsReply:
         """Send ``command``; its answer is the first reply with ``reply_id`` or an error."""
@@ -173,9 +174,28 @@ class MtSicsBalance(LineDriver[MtSicsReply]):
 
     def resync(self, deadline: float) -> None:
         """Send ``@`` and drain until its ``I4`` line: cancels anything pending."""
+        self.answered_reset = False
         # Best effort: the caller reports the original problem.
         with contextlib.suppress(BalanceTimeout, ProtocolError):
             self.exchange_reset(deadline)
+            self.answered_reset = True
+
+    def _blocking(self, command: str, reply_id: str, timeout: float, what: str) -> MtSicsReply:
+        """A command the balance holds until stable (``S``, ``T``, ``Z``).
+
+        The balance's own stability wait may be longer than ``timeout``; if our deadline
+        passes first, the ``@`` of the resynchronisation cancels the pending command (no late
+        reply can follow), and a balance that answered the ``@`` is alive but not stable.
+        """
+        try:
+            reply = self._one(command, reply_id, timeout)
+        except BalanceTimeout:
+            if self.answered_reset:
+                raise NotStable(f"not stable within {timeout:g} s: {what} cancelled") from None
+            raise
+        if reply.status == "I":
+            raise NotStable(f"not stable: {what} refused by the balance ({reply.raw.strip()})")
+        return reply
 
     def resync_or_fail(self) -> str:
         """``@`` with errors reported; returns the serial number it names."""
@@ -210,16 +230,12 @@ class MtSicsBalance(LineDriver[MtSicsReply]):
 
     def read_balance_stable(self, timeout: float) -> Reading:
         """``S``: the balance's own stable weight (it waits up to its own timeout)."""
-        reply = self._one("S", "S", timeout + self.response_timeout)
-        if reply.status == "I":
-            raise NotStable(f"not stable: the balance gave up waiting ({reply.raw.strip()})")
+        reply = self._blocking("S", "S", timeout, "stable weight")
         return self.reading(weight_of(reply), "S")
 
     def tare(self, timeout: float) -> Reading:
         """``T``: tare when stable; the reply carries the tare weight."""
-        reply = self._one("T", "T", timeout + self.response_timeout)
-        if reply.status == "I":
-            raise NotStable(f"not stable: could not tare ({reply.raw.strip()})")
+        reply = self._blocking("T", "T", timeout, "tare")
         return self.reading(weight_of(reply), "T")
 
     def tare_value(self) -> Reading:
@@ -235,9 +251,7 @@ class MtSicsBalance(LineDriver[MtSicsReply]):
 
     def zero(self, timeout: float) -> None:
         """``Z``: zero when stable."""
-        reply = self._one("Z", "Z", timeout + self.response_timeout)
-        if reply.status == "I":
-            raise NotStable(f"not stable: could not zero ({reply.raw.strip()})")
+        reply = self._blocking("Z", "Z", timeout, "zero")
         _raise_for_status(reply)
         if reply.status != "A":
             raise ProtocolError(f"unexpected reply to Z: {reply.raw!r}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from types import TracebackType
@@ -28,6 +29,9 @@ _PARITY = {Parity.NONE: serial.PARITY_NONE, Parity.EVEN: serial.PARITY_EVEN,
            Parity.ODD: serial.PARITY_ODD}
 _STOPBITS = {1: serial.STOPBITS_ONE, 2: serial.STOPBITS_TWO}
 _BYTESIZE = {7: serial.SEVENBITS, 8: serial.EIGHTBITS}
+
+#: The longest a single read blocks; reads loop on it until their deadline.
+POLL = 0.02
 
 _owners_lock = threading.Lock()
 _owners: set[str] = set()
@@ -93,14 +97,14 @@ class SerialTransport:
             "stopbits": _STOPBITS[self.settings.stopbits],
             "xonxoff": self.settings.handshake is Handshake.XONXOFF,
             "rtscts": self.settings.handshake is Handshake.RTSCTS,
-            "timeout": 0,
+            "timeout": POLL,
             "write_timeout": 2,
         }
         if "://" not in self.url and os.name == "posix":
             options["exclusive"] = True
         try:
             port: serial.Serial = serial.serial_for_url(self.url, **options)
-        except (OSError, ValueError) as error:
+        except Exception as error:  # OSError, ValueError, termios.error: all mean 'cannot open'
             raise BalanceDisconnected(f"cannot open {self.url}: {_reason(error)}") from None
         TRAFFIC.debug("open %s %s", self.url, self.settings)
         return port
@@ -115,16 +119,24 @@ class SerialTransport:
             raise BalanceDisconnected(f"{self.url}: {_reason(error)}") from None
 
     def read(self, deadline: float) -> bytes:
-        """Bytes that arrive before ``deadline`` (time.monotonic); empty on silence."""
-        remaining = deadline - time.monotonic()
+        """Bytes that arrive before ``deadline`` (time.monotonic); empty on silence.
+
+        The port's own timeout stays fixed at :data:`POLL` (changing it costs a tcsetattr
+        call per read), so this waits in steps of at most that long.
+        """
         try:
-            self._port.timeout = max(remaining, 0.0)
-            first = self._port.read(1)
-            if not first:
-                return b""
-            self._port.timeout = 0
-            waiting: int = self._port.in_waiting
-            data: bytes = first + (self._port.read(waiting) if waiting else b"")
+            while True:
+                waiting: int = self._port.in_waiting
+                if waiting:
+                    data: bytes = self._port.read(waiting)
+                    break
+                if time.monotonic() >= deadline:
+                    return b""
+                data = self._port.read(1)
+                if data:
+                    more: int = self._port.in_waiting
+                    data += self._port.read(more) if more else b""
+                    break
         except OSError as error:
             raise BalanceDisconnected(f"{self.url}: {_reason(error)}") from None
         TRAFFIC.debug("%s <- %r", self.url, data)
@@ -169,7 +181,11 @@ class SerialTransport:
 
 
 def _reason(error: BaseException) -> str:
+    """The OS's reason in a few words, without pyserial's repetitions."""
     text = str(error) or type(error).__name__
     if "returned no data" in text or "Input/output error" in text:
-        return "disconnected"
+        return "the device went away"
+    numbers = re.findall(r"\[Errno (\d+)\]", text)
+    if numbers:
+        return os.strerror(int(numbers[-1])).lower()
     return text

@@ -56,7 +56,7 @@ def test_manual_example_stable_weight():
 @pytest.mark.parametrize(
     ("reply", "error", "message"),
     [
-        (b"S I\r\n", NotStable, "not stable: the balance gave up waiting (S I)"),
+        (b"S I\r\n", NotStable, "not stable: stable weight refused by the balance (S I)"),
         (b"S +\r\n", BalanceOverload, "overload"),
         (b"S -\r\n", BalanceUnderload, "underload"),
         (b"ES\r\n", CommandNotExecutable, "the balance does not know this command (ES)"),
@@ -137,10 +137,10 @@ def test_overload_during_the_wait_ends_it_at_once():
 @pytest.mark.parametrize(
     ("command", "reply", "call", "error", "message"),
     [
-        (b"T\r\n", b"T I\r\n", "tare", NotStable, "not stable: could not tare (T I)"),
+        (b"T\r\n", b"T I\r\n", "tare", NotStable, "not stable: tare refused by the balance (T I)"),
         (b"T\r\n", b"T +\r\n", "tare", BalanceOverload, "overload"),
         (b"T\r\n", b"T -\r\n", "tare", BalanceUnderload, "underload"),
-        (b"Z\r\n", b"Z I\r\n", "zero", NotStable, "not stable: could not zero (Z I)"),
+        (b"Z\r\n", b"Z I\r\n", "zero", NotStable, "not stable: zero refused by the balance (Z I)"),
         (b"Z\r\n", b"Z +\r\n", "zero", BalanceOverload, "overload"),
         (b"Z\r\n", b"Z -\r\n", "zero", BalanceUnderload, "underload"),
     ],
@@ -248,3 +248,18 @@ def test_any_chunking_and_line_ending_decodes_the_same(lines, ending, cuts):
                 decoded.append(reply)
         previous = cut
     assert [r.raw for r in decoded] == lines
+
+
+def test_a_tare_outliving_our_deadline_is_cancelled_and_reported_not_stable():
+    # The balance waits for stability longer than we do: @ cancels the pending T.
+    driver, port = balance((b"T\r\n", None), RESET)
+    with pytest.raises(NotStable, match=r"^not stable within 2 s: tare cancelled$"):
+        driver.tare(timeout=2)
+    port.assert_done()
+
+
+def test_a_silent_balance_on_tare_is_no_response_not_instability():
+    driver, port = balance((b"T\r\n", None), (b"@\r\n", None))
+    with pytest.raises(BalanceTimeout):
+        driver.tare(timeout=2)
+    port.assert_done()
