@@ -4,6 +4,7 @@
 #   ./station.sh start   install, then start the station on its embedded defaults
 #                        (until the station window lands, this lists the commands)
 #   ./station.sh test    install, then run the whole test suite
+#   ./station.sh bench   install, then run the benchmarks (each figure beside its baseline)
 #
 # Idempotent: a second run installs nothing and starts at once.
 set -euo pipefail
@@ -82,7 +83,13 @@ case "$cmd" in
         export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
         exec "$venv/bin/python" -m pytest "$@"
         ;;
+    bench)
+        install_debs "${runtime_debs[@]}"
+        ensure_venv
+        cd "$here"
+        exec "$venv/bin/python" -m benchmarks "$@"
+        ;;
     *)
-        die "unknown command '$cmd' (use: start, test)"
+        die "unknown command '$cmd' (use: start, test, bench)"
         ;;
 esac
