@@ -15,8 +15,9 @@ import pytest
 STATION = Path(sys.executable).with_name("station")
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 PROTOCOLS = ["mt-sics", "sbi", "ohaus", "and"]
-# Linux ptys refuse odd parity; a pty ignores line settings, so SBI runs 8-N-1 here.
-PTY_OPTIONS = {"sbi": ["--parity", "N"]}
+# Linux ptys refuse some line settings (odd parity; 7-E-1 on a reopen) and ignore them all,
+# so SBI and A&D run 8-N-1 here.
+PTY_OPTIONS = {"sbi": ["--parity", "N"], "and": ["--bytesize", "8", "--parity", "N"]}
 
 
 class Simulator:

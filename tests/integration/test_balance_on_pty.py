@@ -30,11 +30,14 @@ from scale_drivers.api import (
 from scale_drivers.connection import LinkState, ManagedBalance
 from scale_drivers.protocols import open_balance
 from scale_drivers.sim.server import SimulatorServer
+from scale_drivers.transport import PortBusy
 
 SIM_NAMES = {"mt-sics": "mt_sics", "sbi": "sbi", "ohaus": "ohaus", "and": "and_gx"}
-# Linux ptys refuse odd parity (termios EINVAL); a pty ignores line settings anyway, so SBI's
-# factory 8-O-1 is tested as 8-N-1 here. Real USB adapters take odd parity.
-PTY_SETTINGS = {"sbi": SerialSettings(9600, 8, Parity.NONE)}
+# Linux ptys refuse some line settings (odd parity; 7-E-1 on a reopen) with EINVAL, and a pty
+# ignores them anyway, so SBI's 8-O-1 and A&D's 7-E-1 run as 8-N-1 here. Real adapters take
+# the factory settings.
+PTY_SETTINGS = {"sbi": SerialSettings(9600, 8, Parity.NONE),
+                "and": SerialSettings(2400, 8, Parity.NONE)}
 PROTOCOLS = sorted(SIM_NAMES)
 LOAD = Decimal("100.00")
 
@@ -222,3 +225,39 @@ def test_mt_sics_tare_and_streaming(mt, server):
     values = [next(stream).value for _ in range(3)]
     stream.close()
     assert all(abs(v) <= Decimal("0.02") for v in values)
+
+
+# ------------------------------------------------------------------ ports as strings
+
+
+def test_an_ethernet_balance_is_a_socket_url():
+    with SimulatorServer("mt_sics", transport="tcp", seed=2) as server:
+        assert server.url.startswith("socket://127.0.0.1:")
+        driver = open_balance(server.url, "mt-sics")
+        try:
+            assert driver.identify().serial_number == "SIM0000001"
+            assert driver.read_stable(timeout=10).value == LOAD
+        finally:
+            driver.close()
+
+
+def test_a_traffic_dump_through_a_spy_url(server, protocol, tmp_path):
+    if protocol != "mt-sics":
+        pytest.skip("one protocol is enough to show the URL handler")
+    dump = tmp_path / "traffic.txt"
+    driver = open_balance(f"spy://{server.url}?file={dump}", protocol)
+    try:
+        driver.read_immediate()
+    finally:
+        driver.close()
+    assert "SI" in dump.read_text()
+
+
+def test_one_owner_per_port(server, protocol):
+    first = open_balance(server.url, protocol, PTY_SETTINGS.get(protocol))
+    try:
+        with pytest.raises(PortBusy, match=r"is already in use by this station$"):
+            open_balance(server.url, protocol, PTY_SETTINGS.get(protocol))
+    finally:
+        first.close()
+    open_balance(server.url, protocol, PTY_SETTINGS.get(protocol)).close()
