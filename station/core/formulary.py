@@ -156,6 +156,10 @@ class Formulary:
     def __len__(self) -> int:
         return len(self._products)
 
+    def knows_gtin(self, gtin: Gtin) -> bool:
+        """True when a product lists this GTIN explicitly (e.g. a code without an NDC)."""
+        return gtin in self._by_gtin
+
     def get(self, ndc: Ndc) -> Product | None:
         """The product with this NDC (in any shape), if stocked."""
         return self._by_key.get(ndc.key)
