@@ -14,8 +14,8 @@ venv="$here/.venv"
 
 # System libraries: the Python runtime's venv module, zbar for pyzbar, and what Qt links at run time.
 runtime_debs=(python3-venv libzbar0 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libxcb-cursor0)
-# What the tests need beyond the runtime (none yet).
-test_debs=()
+# What the tests need beyond the runtime: a real PostgreSQL server.
+test_debs=(postgresql)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'station.sh: %s\n' "$*" >&2; exit 1; }
@@ -68,6 +68,50 @@ ensure_venv() {
     fi
 }
 
+as_postgres() {
+    if command -v runuser >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"
+    else sudo -u postgres "$@"
+    fi
+}
+
+# A real PostgreSQL for the tests: the one in STATION_TEST_PG_URL when it answers, else the
+# local cluster (started if it is down, created if there is none) with two roles: an owner
+# that migrates, and an application role that may only SELECT and INSERT.
+ensure_postgres() {
+    if [ -n "${STATION_TEST_PG_URL:-}" ] &&
+       "$venv/bin/python" -c 'import os, psycopg; psycopg.connect(os.environ["STATION_TEST_PG_URL"], connect_timeout=3).close()' 2>/dev/null; then
+        return 0
+    fi
+    command -v pg_lsclusters >/dev/null 2>&1 || die "PostgreSQL is not installed"
+    local version cluster status
+    read -r version cluster _ status _ < <(pg_lsclusters --no-header | head -n 1) || true
+    if [ -z "${version:-}" ]; then
+        version="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
+        cluster=main
+        say "creating PostgreSQL cluster $version/$cluster"
+        as_root pg_createcluster "$version" "$cluster" >/dev/null
+        status=down
+    fi
+    if [ "$status" != "online" ]; then
+        say "starting PostgreSQL $version/$cluster"
+        as_root pg_ctlcluster "$version" "$cluster" start
+    fi
+    local port
+    port="$(pg_lsclusters --no-header | awk -v v="$version" -v c="$cluster" '$1==v && $2==c {print $3}')"
+    as_postgres psql -q -p "$port" -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'station_owner') THEN
+    CREATE ROLE station_owner LOGIN CREATEDB CREATEROLE PASSWORD 'station-owner-test';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'station_app') THEN
+    CREATE ROLE station_app LOGIN PASSWORD 'station-app-test';
+  END IF;
+END $$;
+SQL
+    export STATION_TEST_PG_URL="postgresql://station_owner:station-owner-test@127.0.0.1:$port/postgres"
+    export STATION_TEST_PG_APP_ROLE="station_app:station-app-test"
+}
+
 cmd="${1:-start}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -79,6 +123,7 @@ case "$cmd" in
     test)
         install_debs "${runtime_debs[@]}" "${test_debs[@]}"
         ensure_venv
+        ensure_postgres
         cd "$here"
         export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
         exec "$venv/bin/python" -m pytest "$@"

@@ -171,6 +171,10 @@ class Formulary:
             raise UnknownProduct(f"unknown product: NDC {ndc} is not in the formulary")
         return product
 
+    def by_ndc_text(self, text: str) -> Product:
+        """The product whose NDC is written ``text`` (any shape with hyphens)."""
+        return self.by_ndc(Ndc.parse(text))
+
     def resolve(self, identity: ScanIdentity) -> Product:
         """The one product a scan names, or an error naming what was looked for.
 

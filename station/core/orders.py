@@ -126,6 +126,36 @@ class Worklist:
         raise UnknownOrder(f"unknown order {order_id!r}")
 
 
+def order_to_mapping(order: DoseOrder) -> dict[str, Any]:
+    """The order in the worklist file's layout; ``Worklist.from_mapping`` reads it back."""
+    patient: dict[str, Any] = {
+        "id": order.patient.patient_id,
+        "name": order.patient.name,
+        "location": order.patient.location,
+    }
+    if order.patient.date_of_birth is not None:
+        patient["date_of_birth"] = order.patient.date_of_birth.isoformat()
+    if order.patient.weight_kg is not None:
+        patient["weight_kg"] = str(order.patient.weight_kg)
+    entry: dict[str, Any] = {
+        "order_id": order.order_id,
+        "patient": patient,
+        "ingredient": [{"ndc": str(i.ndc), "dose": str(i.dose)} for i in order.ingredients],
+        "final_volume_ml": str(order.final_volume_ml),
+        "route": order.route,
+        "priority": order.priority.value,
+        "due": order.due.isoformat(),
+        "prescriber": order.prescriber,
+    }
+    if order.base is not None:
+        entry["base"] = str(order.base)
+    if order.rate is not None:
+        entry["rate"] = order.rate
+    if order.tolerance is not None:
+        entry["tolerance"] = f"{order.tolerance.percent.normalize():f}%"
+    return entry
+
+
 _ORDER_FIELDS = (
     "order_id",
     "patient",

@@ -424,3 +424,11 @@ def test_reconstitution_diluents_are_checked_when_the_formulary_loads():
     assert _formulary_error(no_volume + SALINE) == (
         "product 1 (NDC 0143-9924-90): missing field reconstitute.volume_ml"
     )
+
+
+def test_every_sample_order_survives_a_round_trip_through_its_mapping(sample_worklist):
+    from station.core.orders import order_to_mapping
+
+    for order in sample_worklist:
+        again = Worklist.from_mapping({"order": [order_to_mapping(order)]})
+        assert next(iter(again)) == order

@@ -1,0 +1,227 @@
+"""Preparations on the record: the workflow's events appended, and replayed from the record.
+
+:class:`PreparationService` is the thin shell around the pure workflow. ``create`` records
+the order and the formulary version it is made under; ``record`` replays the preparation,
+applies one workflow event (an illegal one raises and nothing is written), and appends the
+event together with what it caused (a hard stop, a change of state) in one transaction,
+with optimistic concurrency on the preparation's version. ``load`` is a pure fold over the
+recorded events, rebuilding the recipe from the stored order and formulary version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from station.core.errors import StationError
+from station.core.formulary import Formulary
+from station.core.gravimetry import BalanceSpec
+from station.core.orders import DoseOrder, Worklist, order_to_mapping
+from station.core.quantities import Mass, Tolerance
+from station.core.recipe import build_recipe
+from station.core.scan import parse_scan
+from station.core.workflow import (
+    ActionConfirmed,
+    Cancelled,
+    Event,
+    InProcessChecked,
+    LabelScanned,
+    Overridden,
+    PhotoTaken,
+    Preparation,
+    ProductScanned,
+    Rejected,
+    Retried,
+    Started,
+    Verified,
+    WeightRead,
+    apply,
+)
+from station.records.formulary_versions import FormularyVersion, FormularyVersions
+from station.records.record import Record
+from station.records.store import NewEvent, StoredEvent
+
+CREATED = "created"
+#: Facts the record keeps for auditors and search; replay recomputes them.
+DERIVED_KINDS = frozenset({"hard_stop", "state_changed"})
+
+_KINDS: dict[type[Event], str] = {
+    Started: "started",
+    ProductScanned: "product_scanned",
+    WeightRead: "weight_read",
+    PhotoTaken: "photo_taken",
+    ActionConfirmed: "action_confirmed",
+    LabelScanned: "label_scanned",
+    Retried: "retried",
+    Overridden: "overridden",
+    InProcessChecked: "in_process_checked",
+    Verified: "verified",
+    Rejected: "rejected",
+    Cancelled: "cancelled",
+}
+_TYPES = {kind: event_type for event_type, kind in _KINDS.items()}
+
+
+class RecordError(StationError):
+    """The record of a preparation cannot be read back."""
+
+
+def to_payload(event: Event) -> dict[str, Any]:
+    """What the record keeps of a workflow event (its user and time go in the envelope)."""
+    payload: dict[str, Any] = {"at": event.at.isoformat()}
+    if isinstance(event, ProductScanned):
+        scan = event.scan
+        payload.update(
+            scan=scan.raw,
+            product=str(event.product.ndc) if event.product is not None else None,
+            lookup_problem=event.lookup_problem,
+            recall_notice=event.recall_notice,
+            gtin=str(scan.gtin) if scan.gtin else None,
+            lot=str(scan.lot) if scan.lot else None,
+            expiry=str(scan.expiry) if scan.expiry else None,
+            serial=str(scan.serial) if scan.serial else None,
+        )
+    elif isinstance(event, WeightRead):
+        payload.update(mass=str(event.mass.grams), balance_id=event.balance_id, raw=event.raw,
+                       readability=str(event.balance.readability),
+                       repeatability=str(event.balance.repeatability))
+    elif isinstance(event, PhotoTaken):
+        payload.update(photo=event.photo, problem=event.problem)
+    elif isinstance(event, LabelScanned):
+        payload.update(text=event.text)
+    elif isinstance(event, InProcessChecked):
+        payload.update(approved=event.approved, reason=event.reason)
+    elif isinstance(event, Overridden | Rejected | Cancelled):
+        payload.update(reason=event.reason)
+    return payload
+
+
+def _scanned(user: str, at: dt.datetime, payload: Mapping[str, Any],
+             formulary: Formulary) -> Event:
+    product = formulary.by_ndc_text(payload["product"]) if payload["product"] else None
+    return ProductScanned(user, at, parse_scan(payload["scan"], at.year), product,
+                          payload.get("lookup_problem"), payload.get("recall_notice"))
+
+
+def _weighed(user: str, at: dt.datetime, payload: Mapping[str, Any],
+             formulary: Formulary) -> Event:
+    del formulary
+    spec = BalanceSpec(Decimal(payload["readability"]), Decimal(payload["repeatability"]))
+    return WeightRead(user, at, Mass(Decimal(payload["mass"])), payload["balance_id"], spec,
+                      payload.get("raw", ""))
+
+
+_Builder = Callable[[str, dt.datetime, Mapping[str, Any], Formulary], Event]
+_BUILDERS: dict[type[Event], _Builder] = {
+    ProductScanned: _scanned,
+    WeightRead: _weighed,
+    PhotoTaken: lambda u, a, p, f: PhotoTaken(u, a, p["photo"], p.get("problem")),
+    LabelScanned: lambda u, a, p, f: LabelScanned(u, a, p["text"]),
+    InProcessChecked: lambda u, a, p, f: InProcessChecked(u, a, p["approved"],
+                                                          p.get("reason", "")),
+    Overridden: lambda u, a, p, f: Overridden(u, a, p["reason"]),
+    Rejected: lambda u, a, p, f: Rejected(u, a, p["reason"]),
+    Cancelled: lambda u, a, p, f: Cancelled(u, a, p["reason"]),
+}
+
+
+def from_payload(kind: str, user: str, payload: Mapping[str, Any],
+                 formulary: Formulary) -> Event:
+    """The workflow event a record entry holds."""
+    event_type = _TYPES.get(kind)
+    if event_type is None:
+        raise RecordError(f"unknown event kind {kind!r}")
+    at = dt.datetime.fromisoformat(payload["at"])
+    builder = _BUILDERS.get(event_type)
+    if builder is None:  # events with nothing but who and when
+        return event_type(user, at)
+    return builder(user, at, payload, formulary)
+
+
+class PreparationService:
+    """Creates, advances and reads back preparations on one record."""
+
+    def __init__(
+        self,
+        record: Record,
+        *,
+        station_id: str,
+        site_tolerance: Tolerance,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.record = record
+        self.versions = FormularyVersions(record.engine)
+        self.station_id = station_id
+        self.site_tolerance = site_tolerance
+        self.clock = clock
+
+    def create(self, order: DoseOrder, version: FormularyVersion, user: str,
+               preparation_id: str | None = None) -> Preparation:
+        """Record a new preparation of ``order`` under formulary ``version``."""
+        preparation_id = preparation_id or new_preparation_id()
+        recipe = build_recipe(order, version.formulary(), self.site_tolerance)
+        payload = {
+            "order": order_to_mapping(order),
+            "formulary_version": version.version,
+            "formulary_sha256": version.sha256,
+            "site_tolerance": f"{self.site_tolerance.percent.normalize():f}%",
+            "steps": len(recipe.steps),
+        }
+        self.record.events.append(self._envelope(preparation_id, CREATED, payload, user), 0)
+        return Preparation.new(preparation_id, recipe)
+
+    def record_event(self, preparation_id: str, event: Event,
+                     signature: Mapping[str, Any] | None = None) -> Preparation:
+        """Apply ``event`` and record it with its consequences; illegal events write nothing."""
+        stored = self.record.events.events_of(preparation_id)
+        before = self._fold(preparation_id, stored)
+        after = apply(before, event)
+        payload = to_payload(event)
+        if signature is not None:
+            payload["signature"] = dict(signature)
+            payload["signed_head"] = self.record.events.head().hash
+        batch = [self._envelope(preparation_id, _KINDS[type(event)], payload, event.user)]
+        if after.stop is not None and after.stop != before.stop:
+            batch.append(self._envelope(preparation_id, "hard_stop", {
+                "reason": after.stop.reason.value, "message": after.stop.message,
+                "step": after.stop.step}, event.user))
+        if after.phase is not before.phase:
+            batch.append(self._envelope(preparation_id, "state_changed", {
+                "from": before.phase.value, "to": after.phase.value}, event.user))
+        self.record.events.append_all(batch, expected_version=len(stored))
+        return after
+
+    def load(self, preparation_id: str) -> Preparation:
+        """The preparation as its recorded events say (a pure fold)."""
+        return self._fold(preparation_id, self.record.events.events_of(preparation_id))
+
+    def _fold(self, preparation_id: str, stored: list[StoredEvent]) -> Preparation:
+        if not stored or stored[0].kind != CREATED:
+            raise RecordError(f"no preparation {preparation_id!r} in the record")
+        created = stored[0].payload
+        version = self.versions.get(int(created["formulary_version"]))
+        if version.sha256 != created["formulary_sha256"]:
+            raise RecordError(f"{preparation_id}: formulary version {version.version} changed")
+        formulary = version.formulary()
+        order = next(iter(Worklist.from_mapping({"order": [created["order"]]})))
+        recipe = build_recipe(order, formulary, Tolerance.parse(created["site_tolerance"]))
+        state = Preparation.new(preparation_id, recipe)
+        for entry in stored[1:]:
+            if entry.kind in DERIVED_KINDS:
+                continue
+            state = apply(state, from_payload(entry.kind, entry.user_id, entry.payload,
+                                              formulary))
+        return state
+
+    def _envelope(self, preparation_id: str, kind: str, payload: Mapping[str, Any],
+                  user: str) -> NewEvent:
+        return NewEvent(preparation_id, kind, payload, user, self.station_id, self.clock())
+
+
+def new_preparation_id() -> str:
+    """A preparation id: short, unique, safe in a barcode."""
+    return "P-" + uuid.uuid4().hex[:12].upper()
+

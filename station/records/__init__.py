@@ -1,0 +1,1 @@
+"""The preparation record: append-only, tamper-evident events on SQLite or PostgreSQL."""
