@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -80,6 +81,16 @@ class FolderPhotoStore:
         finally:
             os.close(folder)
         return sha256
+
+    def sweep_incomplete(self, older_than: float = 3600.0) -> int:
+        """Remove temporary files a crash left mid-write (never referenced); how many."""
+        cutoff = time.time() - older_than
+        removed = 0
+        for leftover in self.root.rglob(".incoming-*"):
+            if leftover.stat().st_mtime <= cutoff:
+                leftover.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def get(self, sha256: str) -> bytes:
         """The photo's bytes."""

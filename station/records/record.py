@@ -35,7 +35,9 @@ def photo_store_for(url: str, engine: Engine) -> PhotoStore:
         database = parsed.database or ""
         if not database or database == ":memory:":
             raise ValueError("an in-memory SQLite record has nowhere to keep photos")
-        return FolderPhotoStore(Path(database).resolve().parent / "photos")
+        store = FolderPhotoStore(Path(database).resolve().parent / "photos")
+        store.sweep_incomplete()  # what a crash mid-write left behind, over an hour ago
+        return store
     return DatabasePhotoStore(engine)
 
 
