@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from station.core.formulary import Formulary, FormularyError, Product, ProductRole, Storage
-from station.core.orders import OrderFileError, Priority, Worklist
+from station.core.orders import OrderFileError, Priority, Worklist, order_to_mapping
 from station.core.quantities import Tolerance, Unit
 from station.core.recipe import build_recipe
 from station.core.scan import parse_scan
@@ -427,8 +427,6 @@ def test_reconstitution_diluents_are_checked_when_the_formulary_loads():
 
 
 def test_every_sample_order_survives_a_round_trip_through_its_mapping(sample_worklist):
-    from station.core.orders import order_to_mapping
-
     for order in sample_worklist:
         again = Worklist.from_mapping({"order": [order_to_mapping(order)]})
         assert next(iter(again)) == order
