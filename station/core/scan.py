@@ -36,7 +36,8 @@ GS = "\x1d"
 T = TypeVar("T")
 
 # AIM symbology identifiers (ISO/IEC 15424) whose data is a GS1 element string.
-_GS1_SYMBOLOGIES = {"]C1", "]e0", "]d2", "]Q3", "]J1"}
+# ]d5: DataMatrix with ECI and FNC1 first; ]d8: zxing-cpp's GS1 rectangular extension (DMRE).
+_GS1_SYMBOLOGIES = {"]C1", "]e0", "]d2", "]d5", "]d8", "]Q3", "]J1"}
 # ... and those whose data is an EAN/UPC number.
 _EAN_UPC_SYMBOLOGIES = {"]E0", "]E1", "]E2", "]E3", "]E4"}
 _AIM_PREFIX = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
