@@ -7,6 +7,8 @@ import sys
 
 BENCHMARKS = {
     "balance": "benchmarks.bench_balance",
+    "decoding": "benchmarks.bench_decoding",
+    "records": "benchmarks.bench_records",
 }
 
 
