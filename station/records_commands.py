@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from station import records_search_commands
 from station.core.errors import StationError
 from station.records.audit import verify_record
 from station.records.database import database_url, make_engine
@@ -35,6 +36,7 @@ def add_commands(commands: Any) -> None:
         "verify", help="re-check the whole event chain and every photo's hash")
     _db_option(verify)
     verify.set_defaults(run=_guarded(_run_verify), command="audit verify")
+    records_search_commands.add_commands(commands, audit_actions)
 
 
 def _db_option(parser: argparse.ArgumentParser) -> None:

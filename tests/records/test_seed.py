@@ -1,0 +1,299 @@
+"""The seeder, on both backends: complete, realistic preparations through the real service."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from station.core.quantities import Tolerance
+from station.core.workflow import ProductScanned
+from station.preparations import PreparationService
+from station.records.audit import photo_hashes, verify_record
+from station.records.formulary_versions import FormularyVersions
+from station.records.record import Record, open_record
+from station.records.search import PreparationSummary, summaries
+from station.records.seed import SeedError, SeedReport, seed
+from station.records_search_commands import add_commands, simulated_balance
+from tests.records.conftest import _fresh_postgres
+
+COUNT = 6
+SEED = 7
+# The shift ends at 01:30 UTC, so six half-hour slots start on one UTC day and end on the next.
+END = dt.datetime(2026, 11, 27, 1, 30, tzinfo=dt.UTC)
+STATION = Path(sys.executable).with_name("station")
+
+
+@dataclass
+class Seeded:
+    """A record seeded once per backend and module, with what the seeder reported."""
+
+    backend: str
+    url: str
+    record: Record
+    report: SeedReport
+    found: list[PreparationSummary]
+
+    def service(self) -> PreparationService:
+        return PreparationService(self.record, station_id="audit", clock=lambda: END,
+                                  site_tolerance=Tolerance(Decimal("0.05")))
+
+
+def seed_record(url: str, count: int = COUNT, seed_value: int = SEED) -> tuple[Record, SeedReport]:
+    record = open_record(url)
+    return record, seed(record, count, seed=seed_value, clock=lambda: END, pan=simulated_balance)
+
+
+def seeded_backend(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    """Yield a seeded record on ``kind`` ("sqlite" or "postgresql")."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('seeded') / 'station.db'}"
+        backends: Iterator[str] = iter([url])
+    else:
+        backends = (b.url for b in _fresh_postgres())
+    for url in backends:
+        record, report = seed_record(url)
+        try:
+            yield Seeded(kind, url, record, report,
+                         summaries(record.events, FormularyVersions(record.engine)))
+        finally:
+            record.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def seeded(request, tmp_path_factory) -> Iterator[Seeded]:
+    yield from seeded_backend(request.param, tmp_path_factory)
+
+
+def command_parser() -> argparse.ArgumentParser:
+    """``station`` with just the commands under test, wired as the lead wires them."""
+    parser = argparse.ArgumentParser(prog="station")
+    commands = parser.add_subparsers(dest="command")
+    audit = commands.add_parser("audit")
+    audit_actions = audit.add_subparsers(dest="audit_command", required=True)
+    add_commands(commands, audit_actions)
+    return parser
+
+
+def run(*argv: str) -> tuple[int, str]:
+    args = command_parser().parse_args(argv)
+    out = io.StringIO()
+    return args.run(args, out), out.getvalue()
+
+
+# ------------------------------------------------------------------------------ the record
+
+
+def test_every_seeded_preparation_is_complete_and_the_record_passes_the_audit(seeded):
+    report = seeded.report
+    assert len(report.preparation_ids) == COUNT == len(seeded.found)
+    assert [s.preparation_id for s in seeded.found] == list(report.preparation_ids)
+    assert report.formulary_imported and report.formulary_version == 1
+    audit = verify_record(seeded.record.events, seeded.record.photos)
+    assert audit.intact, audit.summary()
+    assert (audit.events, audit.preparations, audit.photos) == (
+        report.events, COUNT, report.photos)
+    service = seeded.service()
+    for summary in seeded.found:
+        replayed = service.load(summary.preparation_id)  # replays through the workflow
+        assert replayed.phase.value == summary.state
+        if summary.outcome != "cancelled":
+            assert replayed.step is None  # every step was done
+            kinds = [e.kind for e in seeded.record.events.events_of(summary.preparation_id)]
+            assert kinds.count("label_scanned") == 1 and kinds.count("weight_read") >= 2
+
+
+def test_outcomes_are_mixed_and_decided_by_another_pharmacist(seeded):
+    outcomes = Counter(s.outcome for s in seeded.found)
+    assert dict(outcomes) == dict(seeded.report.outcomes)
+    assert {"verified", "rejected", "awaiting verification"} <= set(outcomes)
+    assert sum(outcomes.values()) == COUNT
+    for summary in seeded.found:
+        assert summary.prepared_by is not None and summary.prepared_by.startswith("tech.")
+        if summary.outcome == "verified":
+            assert summary.verified_by is not None and summary.verified_by.startswith("rph.")
+            assert summary.rejected_by is None
+        if summary.outcome == "rejected":
+            assert summary.rejected_by is not None and summary.rejected_by.startswith("rph.")
+            assert summary.decision_reason
+        if summary.outcome in ("verified", "rejected"):
+            assert summary.stations[-1] == "sim-rph-remote"
+            assert summary.stations[0] in ("sim-hood-1", "sim-hood-2")
+            decision = seeded.record.events.events_of(summary.preparation_id)[-2]
+            signature = decision.payload["signature"]
+            assert signature["user_id"] == decision.user_id != summary.prepared_by
+            assert signature["meaning"] == summary.outcome
+            assert signature["printed_name"].endswith("PharmD")
+        if summary.outcome == "awaiting verification":
+            assert summary.verified_by is None and summary.rejected_by is None
+
+
+def test_hard_stops_are_a_wrong_product_and_a_bad_draw_each_followed_by_a_retry(seeded):
+    stops: list[str] = []
+    for preparation_id in seeded.report.preparation_ids:
+        stored = seeded.record.events.events_of(preparation_id)
+        for position, event in enumerate(stored):
+            if event.kind != "hard_stop":
+                continue
+            stops.append(event.payload["reason"])
+            cause = stored[position - 1]
+            after = [e.kind for e in stored[position + 1:] if e.kind != "state_changed"]
+            assert after[0] == "retried"
+            if event.payload["reason"] == "wrong product":
+                assert cause.kind == "product_scanned"
+                retry = next(e for e in stored[position + 1:] if e.kind == "product_scanned")
+                assert retry.payload["product"] != cause.payload["product"]
+            else:
+                assert cause.kind == "weight_read"
+                assert event.payload["message"].startswith("out of tolerance: ")
+    assert {"wrong product", "out of tolerance"} <= set(stops)
+    assert len(stops) == seeded.report.hard_stops
+
+
+def test_inputs_are_real_scans_balance_readings_and_photos(seeded):
+    service = seeded.service()
+    balances: set[str] = set()
+    for preparation_id in seeded.report.preparation_ids:
+        stored = seeded.record.events.events_of(preparation_id)
+        order = stored[0].payload["order"]
+        assert order["order_id"].startswith("RX-2601")  # derived from a sample order
+        prep = service.load(preparation_id)
+        for event in prep.events:
+            if isinstance(event, ProductScanned):
+                scan = event.scan
+                assert scan.raw.startswith("]d2") and scan.lot and scan.serial and scan.expiry
+                assert not scan.expiry.is_expired_on(event.at.date())
+                assert event.product is not None
+                assert scan.gtin in event.product.gtins
+        readings = [e for e in stored if e.kind == "weight_read"]
+        balances |= {e.payload["balance_id"] for e in readings}
+        assert len({e.payload["balance_id"] for e in readings}) == 1  # one hood, one balance
+        for reading in readings:
+            mass = Decimal(reading.payload["mass"])
+            assert mass.as_tuple().exponent == -3 and mass > 0
+            assert reading.payload["raw"] == f"S S {mass:>10} g"
+            assert reading.payload["readability"] == "0.001"
+        photos = [h for e in stored for h in photo_hashes(e.payload)]
+        assert len(photos) >= 2  # at least the vial and the draw
+        image = cv2.imdecode(np.frombuffer(seeded.record.photos.get(photos[0]), np.uint8),
+                             cv2.IMREAD_COLOR)
+        assert image.shape == (360, 640, 3)
+    assert balances <= {"MS1003TS-B936102145", "MS1003TS-B936102871"}
+
+
+def test_times_run_forward_and_end_before_the_clock(seeded):
+    times = [e.utc for e in seeded.record.events.events()]
+    assert times == sorted(times)
+    assert seeded.report.first_utc <= times[0] and times[-1] <= END
+    assert seeded.report.last_utc == times[-1]
+    assert {t.date() for t in times} == {dt.date(2026, 11, 26), dt.date(2026, 11, 27)}
+
+
+def test_the_same_seed_gives_the_same_record_on_any_backend(seeded, tmp_path):
+    record, report = seed_record(f"sqlite:///{tmp_path / 'again.db'}")
+    try:
+        assert report.preparation_ids == seeded.report.preparation_ids
+        assert record.events.head() == seeded.record.events.head()  # every event, bit for bit
+    finally:
+        record.close()
+
+
+def test_another_seed_gives_another_record(seeded, tmp_path):
+    record, report = seed_record(f"sqlite:///{tmp_path / 'other.db'}", seed_value=SEED + 1)
+    try:
+        assert set(report.preparation_ids).isdisjoint(seeded.report.preparation_ids)
+        assert record.events.head() != seeded.record.events.head()
+    finally:
+        record.close()
+
+
+def test_seeding_again_adds_new_preparations_under_the_same_formulary(tmp_path):
+    record, first = seed_record(f"sqlite:///{tmp_path / 'twice.db'}", count=1)
+    try:
+        second = seed(record, 2, seed=SEED, clock=lambda: END + dt.timedelta(hours=2),
+                      pan=simulated_balance)
+        assert not second.formulary_imported and second.formulary_version == 1
+        assert set(first.preparation_ids).isdisjoint(second.preparation_ids)
+        found = summaries(record.events, FormularyVersions(record.engine))
+        assert len(found) == 3 and len({s.order_id for s in found}) == 3
+        assert verify_record(record.events, record.photos).intact
+    finally:
+        record.close()
+
+
+def test_a_count_below_one_is_refused(tmp_path):
+    record = open_record(f"sqlite:///{tmp_path / 'none.db'}")
+    try:
+        with pytest.raises(SeedError, match=r"^the number of preparations must be at least 1, "
+                                            r"got 0$"):
+            seed(record, 0, seed=1, clock=lambda: END, pan=simulated_balance)
+    finally:
+        record.close()
+
+
+# ------------------------------------------------------------------------------ the command
+
+
+def test_seed_command_fills_the_record_it_is_given(seeded, tmp_path, capsys):
+    if seeded.backend == "sqlite":
+        databases: Iterator[str] = iter([f"sqlite:///{tmp_path / 'cli.db'}"])
+    else:
+        databases = (b.url for b in _fresh_postgres())
+    for url in databases:
+        status, out = run("records", "seed", "--db", url, "--count", "2", "--seed", "3")
+        assert status == 0, capsys.readouterr().err
+        assert out.startswith("seeded 2 preparations into ") and out.count("\n") == 1
+        assert ("station-owner-test" not in out) and ("***" in out) == (
+            seeded.backend == "postgresql")  # a server password is never printed
+        record = open_record(url, migrate=False)
+        try:
+            found = summaries(record.events, FormularyVersions(record.engine))
+            assert len(found) == 2
+        finally:
+            record.close()
+
+
+def test_seed_command_requires_db():
+    with pytest.raises(SystemExit) as exited:
+        command_parser().parse_args(["records", "seed", "--count", "2"])
+    assert exited.value.code == 2
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("--db", "sqlite://", "--count", "1"),
+     "station records seed: an in-memory SQLite record has nowhere to keep photos\n"),
+    (("--db", "sqlite:///{tmp}/x.db", "--count", "0"),
+     "station records seed: --count must be at least 1, got 0\n"),
+    (("--db", "nosuchdriver://x", "--count", "1"), None),
+])
+def test_seed_command_errors_are_one_line(argv, message, tmp_path, capsys):
+    argv = tuple(a.replace("{tmp}", str(tmp_path)) for a in argv)
+    status, out = run("records", "seed", *argv)
+    err = capsys.readouterr().err
+    assert (status, out) == (1, "")
+    assert err.startswith("station records seed: ") and err.count("\n") == 1
+    if message is not None:
+        assert err == message
+
+
+def test_station_records_seed_runs_as_a_process_once_wired(tmp_path):
+    wired = subprocess.run([str(STATION), "records", "seed", "--help"], capture_output=True,
+                           text=True, check=False, timeout=60)
+    if wired.returncode != 0:
+        pytest.skip("`station records seed` is not wired into station.cli yet")
+    url = f"sqlite:///{tmp_path / 'process.db'}"
+    result = subprocess.run([str(STATION), "records", "seed", "--db", url, "--count", "1"],
+                            capture_output=True, text=True, check=False, timeout=120)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(f"seeded 1 preparation into {url}: ")
