@@ -107,6 +107,8 @@ DO $$ BEGIN
     CREATE ROLE station_app LOGIN PASSWORD 'station-app-test';
   END IF;
 END $$;
+-- The tests drop their scratch databases WITH (FORCE), ending the app role's connections.
+GRANT pg_signal_backend TO station_owner;
 SQL
     export STATION_TEST_PG_URL="postgresql://station_owner:station-owner-test@127.0.0.1:$port/postgres"
     export STATION_TEST_PG_APP_ROLE="station_app:station-app-test"

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, bindparam, func, insert, select, text
 from sqlalchemy.engine import Connection, Row
 
 from station.core.chain import ChainLink, canonical, verify_links
@@ -24,6 +24,14 @@ from station.records.schema import events
 
 # Any constant will do: every append takes this one advisory lock on PostgreSQL.
 _APPEND_LOCK = 0x5354_4154_494F_4E
+
+# Built once: constructing a statement per append cost more than the append's own I/O.
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_VERSION = select(func.max(events.c.version)).where(
+    events.c.preparation_id == bindparam("preparation_id"))
+_HEAD = (select(events.c.sequence, events.c.hash, events.c.previous_hash)
+         .order_by(events.c.sequence.desc()).limit(1))
+_INSERT = insert(events)
 
 
 class ConcurrencyConflict(StationError):
@@ -112,8 +120,7 @@ class EventStore:
         stored: list[StoredEvent] = []
         with self.engine.begin() as connection:
             if self._postgres:
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                                   {"key": _APPEND_LOCK})
+                connection.execute(_LOCK, {"key": _APPEND_LOCK})
             current = self._version(connection, preparation_id)
             if current != expected_version:
                 raise ConcurrencyConflict(
@@ -128,12 +135,13 @@ class EventStore:
                 fields = hashed_fields(preparation_id, version, event.kind, event.station_id,
                                        event.user_id, recorded_at, payload)
                 head = head.next(fields)
-                connection.execute(insert(events).values(
-                    sequence=head.sequence, previous_hash=head.previous, hash=head.hash,
-                    preparation_id=preparation_id, version=version, kind=event.kind,
-                    station_id=event.station_id, user_id=event.user_id,
-                    recorded_at=recorded_at, payload=canonical(payload).decode("utf-8"),
-                ))
+                connection.execute(_INSERT, {
+                    "sequence": head.sequence, "previous_hash": head.previous,
+                    "hash": head.hash, "preparation_id": preparation_id, "version": version,
+                    "kind": event.kind, "station_id": event.station_id,
+                    "user_id": event.user_id, "recorded_at": recorded_at,
+                    "payload": canonical(payload).decode("utf-8"),
+                })
                 stored.append(StoredEvent(head.sequence, head.previous, head.hash,
                                           preparation_id, version, event.kind,
                                           event.station_id, event.user_id, recorded_at,
@@ -142,17 +150,12 @@ class EventStore:
 
     @staticmethod
     def _version(connection: Connection, preparation_id: str) -> int:
-        found = connection.execute(
-            select(func.max(events.c.version)).where(events.c.preparation_id == preparation_id)
-        ).scalar()
+        found = connection.execute(_VERSION, {"preparation_id": preparation_id}).scalar()
         return int(found or 0)
 
     @staticmethod
     def _head(connection: Connection) -> ChainLink:
-        row = connection.execute(
-            select(events.c.sequence, events.c.hash, events.c.previous_hash)
-            .order_by(events.c.sequence.desc()).limit(1)
-        ).first()
+        row = connection.execute(_HEAD).first()
         if row is None:
             return ChainLink.first()
         return ChainLink(int(row.sequence), str(row.hash), str(row.previous_hash))
