@@ -72,10 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     parse.add_argument("--json", action="store_true", help="print one JSON object")
     parse.set_defaults(run=_run_parse)
 
-    formulary = commands.add_parser("formulary", help="list the formulary's products")
+    formulary = commands.add_parser(
+        "formulary", help="list the formulary's products, or import a signed new version")
     formulary.add_argument("--formulary", metavar="PATH", help="formulary file (TOML)")
     formulary.add_argument("--json", action="store_true", help="print a JSON list")
     formulary.set_defaults(run=_run_formulary)
+    formulary_actions = formulary.add_subparsers(title="formulary commands", metavar="ACTION")
+    records_commands.add_formulary_import(formulary_actions)
 
     orders = commands.add_parser("orders", help="the worklist of dose orders")
     order_commands = orders.add_subparsers(

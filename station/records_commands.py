@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import getpass
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -12,8 +15,10 @@ from station import records_search_commands
 from station.core.errors import StationError
 from station.records.audit import verify_record
 from station.records.database import database_url, make_engine
+from station.records.formulary_versions import FormularyVersions
 from station.records.migrate import upgrade
 from station.records.record import open_record
+from station.records.users import SessionManager, UserDirectory
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -37,6 +42,42 @@ def add_commands(commands: Any) -> None:
     _db_option(verify)
     verify.set_defaults(run=_guarded(_run_verify), command="audit verify")
     records_search_commands.add_commands(commands, audit_actions)
+
+
+def add_formulary_import(formulary_actions: Any) -> None:
+    """Register ``station formulary import FILE`` under the formulary command."""
+    imported = formulary_actions.add_parser(
+        "import", help="make a formulary file the version in use, signed by a pharmacist")
+    imported.add_argument("file", help="the formulary file (TOML)")
+    imported.add_argument("--by", required=True, metavar="USER",
+                          help="the pharmacist who signs the import")
+    imported.add_argument("--password-stdin", action="store_true",
+                          help="read the signer's password from standard input")
+    _db_option(imported)
+    imported.set_defaults(run=_guarded(_run_formulary_import), command="formulary import")
+
+
+def _run_formulary_import(args: argparse.Namespace, out: TextIO) -> int:
+    source = Path(args.file)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"{source}: {error.strerror}") from None
+    password = (sys.stdin.readline().rstrip("\n") if args.password_stdin
+                else getpass.getpass(f"Password of {args.by} (signing: formulary-imported): "))
+    record = open_record(args.db)
+    try:
+        now = dt.datetime.now(dt.UTC)
+        sessions = SessionManager(UserDirectory(record.engine, lambda: dt.datetime.now(dt.UTC)))
+        session = sessions.start(args.by, password, now=now)
+        signature = sessions.sign(session, password, "formulary-imported", now=now)
+        version = FormularyVersions(record.engine).import_text(
+            text, source.name, imported_by=signature.manifestation(), utc=now)
+    finally:
+        record.close()
+    out.write(f"formulary version {version.version} ({source.name}, sha256 "
+              f"{version.sha256[:12]}…) signed: {version.imported_by}\n")
+    return EXIT_OK
 
 
 def _db_option(parser: argparse.ArgumentParser) -> None:
