@@ -43,6 +43,7 @@ from station.core.workflow import (
 from station.records.formulary_versions import FormularyVersion, FormularyVersions
 from station.records.record import Record
 from station.records.store import NewEvent, StoredEvent
+from station.records.users import Meaning, Signature
 
 CREATED = "created"
 #: Facts the record keeps for auditors and search; replay recomputes them.
@@ -67,6 +68,39 @@ _TYPES = {kind: event_type for event_type, kind in _KINDS.items()}
 
 class RecordError(StationError):
     """The record of a preparation cannot be read back."""
+
+
+class SignatureRequired(StationError):
+    """A decision that must be signed came without the right signature; nothing written."""
+
+
+#: Decisions that are electronic signatures (21 CFR Part 11), and the meaning each carries.
+SIGNED: dict[type[Event], Meaning] = {
+    Verified: Meaning.VERIFIED,
+    Rejected: Meaning.REJECTED,
+    Overridden: Meaning.OVERRIDE_APPROVED,
+    InProcessChecked: Meaning.IN_PROCESS_CHECKED,
+}
+
+
+def check_signature(event: Event, signature: Mapping[str, Any] | None) -> None:
+    """Refuse a decision whose signature is missing, someone else's, or of another meaning."""
+    meaning = SIGNED.get(type(event))
+    if meaning is None:
+        return
+    if signature is None:
+        raise SignatureRequired(
+            f"{meaning.value} needs {event.user}'s electronic signature (password again)")
+    try:
+        signed = Signature.from_payload(signature)
+    except (KeyError, ValueError) as error:
+        raise SignatureRequired(f"the signature is incomplete: {error}") from None
+    if signed.user_id != event.user:
+        raise SignatureRequired(
+            f"the signature is {signed.user_id}'s, but the {meaning.value} is {event.user}'s")
+    if signed.meaning is not meaning:
+        raise SignatureRequired(
+            f"the signature means {signed.meaning.value}, not {meaning.value}")
 
 
 def to_payload(event: Event) -> dict[str, Any]:
@@ -176,6 +210,7 @@ class PreparationService:
     def record_event(self, preparation_id: str, event: Event,
                      signature: Mapping[str, Any] | None = None) -> Preparation:
         """Apply ``event`` and record it with its consequences; illegal events write nothing."""
+        check_signature(event, signature)
         stored = self.record.events.events_of(preparation_id)
         before = self._fold(preparation_id, stored)
         after = apply(before, event)

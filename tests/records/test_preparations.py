@@ -13,7 +13,7 @@ import pytest
 from station.core.errors import WorkflowError
 from station.core.quantities import Tolerance
 from station.core.workflow import Phase, PhotoTaken, ProductScanned, Started, Verified
-from station.preparations import PreparationService
+from station.preparations import PreparationService, SignatureRequired
 from station.records.audit import verify_record
 from station.records.photostore import DatabasePhotoStore, FolderPhotoStore
 from station.records.record import Record
@@ -22,6 +22,8 @@ from tests.station.builders import NOW, Technician, order, scan_of
 
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "formulary.toml"
 TOLERANCE = Tolerance(Decimal("0.05"))
+SIGNED_BY_BEN = {"user_id": "rph.ben", "printed_name": "Ben Ruiz", "meaning": "verified",
+                 "utc": "2026-11-26T15:30:00+00:00"}
 
 
 @pytest.fixture
@@ -97,8 +99,7 @@ def test_a_whole_preparation_is_recorded_and_replays_to_the_same_state(service, 
                              preparation_id="P-TEST1")
     prep = tech.do(created, Started(tech.user, tech.at))
     prep = tech.run_until(prep, {Phase.AWAITING_VERIFICATION})
-    prep = service.record_event("P-TEST1", Verified("rph.ben", NOW),
-                                signature={"meaning": "verified", "user_id": "rph.ben"})
+    prep = service.record_event("P-TEST1", Verified("rph.ben", NOW), signature=SIGNED_BY_BEN)
     assert prep.phase is Phase.VERIFIED
     loaded = service.load("P-TEST1")
     assert loaded.phase is Phase.VERIFIED
@@ -107,7 +108,7 @@ def test_a_whole_preparation_is_recorded_and_replays_to_the_same_state(service, 
     assert kinds[:3] == ["created", "started", "state_changed"]
     assert kinds[-2:] == ["verified", "state_changed"]
     verified = service.record.events.events_of("P-TEST1")[-2]
-    assert verified.payload["signature"] == {"meaning": "verified", "user_id": "rph.ben"}
+    assert verified.payload["signature"] == SIGNED_BY_BEN
     assert len(verified.payload["signed_head"]) == 64
 
 
@@ -128,7 +129,8 @@ def test_an_illegal_event_writes_nothing(service, version):
     created = service.create(order("RX3", ("0409-2720-01", "25000 units")), version, "tech.ana",
                              preparation_id="P-TEST3")
     with pytest.raises(WorkflowError):
-        service.record_event(created.preparation_id, Verified("rph.ben", NOW))
+        service.record_event(created.preparation_id, Verified("rph.ben", NOW),
+                             signature=SIGNED_BY_BEN)
     assert [e.kind for e in service.record.events.events_of("P-TEST3")] == ["created"]
 
 
@@ -141,3 +143,25 @@ def test_the_record_of_a_preparation_passes_the_audit(service, version):
     assert report.intact, report.summary()
     assert report.events == len(service.record.events.events_of("P-TEST4"))
     assert report.photos >= 5
+
+
+@pytest.mark.parametrize(
+    ("signature", "message"),
+    [
+        (None, r"^verified needs rph.ben's electronic signature \(password again\)$"),
+        ({**SIGNED_BY_BEN, "user_id": "rph.eve"},
+         r"^the signature is rph.eve's, but the verified is rph.ben's$"),
+        ({**SIGNED_BY_BEN, "meaning": "rejected"},
+         r"^the signature means rejected, not verified$"),
+    ],
+)
+def test_a_decision_without_its_signature_writes_nothing(service, version, signature,
+                                                          message):
+    tech = RecordingTechnician(service)
+    created = service.create(order("RX5", ("0409-2720-01", "25000 units")), version, tech.user,
+                             preparation_id="P-TEST5")
+    tech.run_until(tech.do(created, Started(tech.user, tech.at)), {Phase.AWAITING_VERIFICATION})
+    written = len(service.record.events.events_of("P-TEST5"))
+    with pytest.raises(SignatureRequired, match=message):
+        service.record_event("P-TEST5", Verified("rph.ben", NOW), signature=signature)
+    assert len(service.record.events.events_of("P-TEST5")) == written
