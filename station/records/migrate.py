@@ -17,7 +17,8 @@ def upgrade(engine: Engine, app_role: str | None = None) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        # Independent features add migrations that branch from a shared revision: take them all.
+        command.upgrade(config, "heads")
         if app_role is not None and engine.dialect.name == "postgresql":
             role = connection.dialect.identifier_preparer.quote(app_role)
             for statement in (
