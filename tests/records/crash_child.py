@@ -28,7 +28,8 @@ def main(url: str, photo_dir: str, preparation: str) -> None:
         stored = store.append(NewEvent(preparation, "photo_taken", {"photo": sha256},
                                        "tech.ana", "hood-1", dt.datetime.now(dt.UTC)), version)
         version = stored.version
-        print(stored.sequence, sha256, flush=True)
+        # One write of the whole line: atomic on a pipe, so a kill never leaves half a report.
+        os.write(1, f"{stored.sequence} {sha256}\n".encode("ascii"))
 
 
 if __name__ == "__main__":

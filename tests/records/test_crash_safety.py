@@ -8,6 +8,7 @@ A store that acknowledged before committing would fail here.
 
 from __future__ import annotations
 
+import os
 import random
 import select
 import signal
@@ -27,23 +28,24 @@ KILLS = 25
 def _run_and_kill(url: str, photo_dir: Path, preparation: str, after: float) -> list[str]:
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.records.crash_child", url, str(photo_dir), preparation],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     assert child.stdout is not None
-    reported: list[str] = []
+    received = b""
     deadline = time.monotonic() + after
     while time.monotonic() < deadline:
         ready, _, _ = select.select([child.stdout], [], [], max(deadline - time.monotonic(), 0))
         if ready:
-            line = child.stdout.readline()
-            if not line:
+            chunk = os.read(child.stdout.fileno(), 65536)
+            if not chunk:
                 break
-            reported.append(line.strip())
+            received += chunk
     child.send_signal(signal.SIGKILL)
     rest, errors = child.communicate(timeout=10)
-    reported.extend(line.strip() for line in rest.splitlines() if line.strip())
-    assert child.returncode == -signal.SIGKILL, errors
-    return reported
+    received += rest
+    assert child.returncode == -signal.SIGKILL, errors.decode(errors="replace")
+    # Only a whole line is a report: the child writes each line in one atomic write.
+    return [line.decode() for line in received.split(b"\n")[:-1] if line]
 
 
 def test_sigkill_at_random_moments_loses_nothing_committed(backend, tmp_path):
