@@ -16,7 +16,13 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, TextIO
 
-from station import decode_command, records_commands, scale_commands, users_commands
+from station import (
+    decode_command,
+    labels_commands,
+    records_commands,
+    scale_commands,
+    users_commands,
+)
 from station.catalog_files import load_formulary, load_worklist
 from station.core.errors import StationError
 from station.core.formulary import Product
@@ -107,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     records_commands.add_commands(commands)
     users_commands.add_commands(commands)
     decode_command.add_command(commands)
+    labels_commands.add_commands(commands)
     return parser
 
 
