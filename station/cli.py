@@ -19,6 +19,8 @@ from typing import Any, TextIO
 from station import (
     decode_command,
     labels_commands,
+    orders_commands,
+    recalls_commands,
     records_commands,
     scale_commands,
     users_commands,
@@ -31,6 +33,8 @@ from station.core.identifiers import Ndc
 from station.core.quantities import Tolerance, parse_decimal
 from station.core.recipe import Recipe, Step, StepKind, build_recipe
 from station.core.scan import ScanIdentity, parse_scan
+from station.records.order_book import OrderBook
+from station.records.record import open_record
 
 # Site defaults until a configuration file exists: ±5 % and a 0.01 g balance.
 DEFAULT_TOLERANCE = Tolerance(Decimal("0.05"))
@@ -94,7 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--worklist", metavar="PATH", help="worklist file (TOML)")
     listing.add_argument("--formulary", metavar="PATH", help="formulary file, for drug names")
     listing.add_argument("--json", action="store_true", help="print a JSON list")
+    listing.add_argument("--db", metavar="URL",
+                         help="list the orders received into this record (HL7, FHIR)")
     listing.set_defaults(run=_run_orders_list)
+    orders_commands.add_commands(order_commands)
 
     recipe = commands.add_parser("recipe", help="show the steps that make one order")
     recipe.add_argument("order_id", help="the order's id")
@@ -114,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     users_commands.add_commands(commands)
     decode_command.add_command(commands)
     labels_commands.add_commands(commands)
+    recalls_commands.add_commands(commands)
     return parser
 
 
@@ -211,7 +219,14 @@ def _product_json(product: Product) -> dict[str, Any]:
 
 
 def _run_orders_list(args: argparse.Namespace, out: TextIO) -> int:
-    worklist = load_worklist(args.worklist)
+    if args.db:
+        record = open_record(args.db)
+        try:
+            worklist = OrderBook(record.engine, lambda: dt.datetime.now(dt.UTC)).worklist()
+        finally:
+            record.close()
+    else:
+        worklist = load_worklist(args.worklist)
     formulary = load_formulary(args.formulary)
 
     def drug(ndc: Ndc) -> str:
