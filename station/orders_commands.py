@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from station.orders_intake import IntakeError, MalformedMessage
 from station.orders_intake.fhir import Resolver, folder_resolver, parse_json
 from station.orders_intake.hl7v2 import AckCode, build_ack, message_id_of, parse_order
 from station.orders_intake.mllp import MllpServer
+from station.orders_intake.watch import FolderWatch
 from station.records.order_book import InPreparation, OrderBook, Outcome
 from station.records.record import open_record
 from station.records.schema import events
@@ -112,6 +114,14 @@ def add_commands(orders_actions: Any) -> None:
     _common(imported)
     imported.set_defaults(run=_run_import, command="orders import")
 
+    watch = orders_actions.add_parser(
+        "watch", help="import order files dropped into a folder, as they arrive")
+    watch.add_argument("folder", help="the folder an interface engine writes orders into")
+    watch.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
+                       help="how often to look (default %(default)s)")
+    _common(watch)
+    watch.set_defaults(run=_run_watch, command="orders watch")
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="URL",
@@ -163,6 +173,28 @@ def _run_import(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         record.close()
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _run_watch(args: argparse.Namespace, out: TextIO) -> int:
+    formulary = load_formulary(args.formulary)
+    record = open_record(args.db)
+    book = OrderBook(record.engine, _utc_now, preparation_started(record.engine))
+    intake = OrderIntake(book, formulary)
+    watcher = FolderWatch(Path(args.folder))
+    try:
+        out.write(f"watching {args.folder} for order files (Ctrl-C stops)\n")
+        out.flush()
+        while True:
+            for path in watcher.pending():
+                line, _ = _import_one(intake, path)
+                out.write(f"{_utc_now():%Y-%m-%d %H:%M:%S}Z {path.name}: {line}\n")
+                out.flush()
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        out.write("stopped\n")
+    finally:
+        record.close()
+    return EXIT_OK
 
 
 def _import_one(intake: OrderIntake, path: Path) -> tuple[str, bool]:
