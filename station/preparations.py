@@ -113,6 +113,7 @@ def to_payload(event: Event) -> dict[str, Any]:
             product=str(event.product.ndc) if event.product is not None else None,
             lookup_problem=event.lookup_problem,
             recall_notice=event.recall_notice,
+            opened_vial_problem=event.opened_vial_problem,
             gtin=str(scan.gtin) if scan.gtin else None,
             lot=str(scan.lot) if scan.lot else None,
             expiry=str(scan.expiry) if scan.expiry else None,
@@ -137,7 +138,8 @@ def _scanned(user: str, at: dt.datetime, payload: Mapping[str, Any],
              formulary: Formulary) -> Event:
     product = formulary.by_ndc_text(payload["product"]) if payload["product"] else None
     return ProductScanned(user, at, parse_scan(payload["scan"], at.year), product,
-                          payload.get("lookup_problem"), payload.get("recall_notice"))
+                          payload.get("lookup_problem"), payload.get("recall_notice"),
+                          payload.get("opened_vial_problem"))
 
 
 def _weighed(user: str, at: dt.datetime, payload: Mapping[str, Any],

@@ -105,13 +105,15 @@ class ProductScanned(Event):
     """A container was scanned; the caller resolved it against the formulary and recall list.
 
     ``product`` is None when the scan resolved to no product; ``lookup_problem`` says why.
-    ``recall_notice`` is set when the lot is on the pharmacy's recall list.
+    ``recall_notice`` is set when the lot is on the pharmacy's recall list, and
+    ``opened_vial_problem`` when this package is an opened vial past its beyond-use time.
     """
 
     scan: ScanIdentity
     product: Product | None
     lookup_problem: str | None = None
     recall_notice: str | None = None
+    opened_vial_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -506,6 +508,8 @@ def _evaluate_scan(step: Step, event: ProductScanned) -> Attempt:
             StopReason.EXPIRED,
             f"expired: lot {event.scan.lot or '(unknown)'} of {product.name} expired {expiry}",
         )
+    if event.opened_vial_problem is not None:
+        return stop(StopReason.EXPIRED, f"expired: {event.opened_vial_problem}")
     if event.recall_notice is not None:
         return stop(
             StopReason.RECALLED,
