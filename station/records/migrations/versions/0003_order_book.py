@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from alembic import op
 
+from station.records.append_only import make_append_only
 from station.records.order_book import order_events
 
 revision = "0003"
@@ -25,19 +26,7 @@ def upgrade() -> None:
     """Create ``order_events`` and the triggers that keep it append-only."""
     bind = op.get_bind()
     order_events.create(bind=bind, checkfirst=True)
-    if bind.dialect.name == "postgresql":
-        # station_refuse_change() comes from revision 0001.
-        op.execute(f"CREATE TRIGGER {_TABLE}_append_only BEFORE UPDATE OR DELETE ON {_TABLE} "
-                   "FOR EACH ROW EXECUTE FUNCTION station_refuse_change()")
-        op.execute(f"CREATE TRIGGER {_TABLE}_no_truncate BEFORE TRUNCATE ON {_TABLE} "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION station_refuse_change()")
-    else:
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {_TABLE}_no_{action.lower()} BEFORE {action} ON {_TABLE} "
-                f"BEGIN SELECT RAISE(ABORT, '{action} on {_TABLE} refused: the record is "
-                "append-only'); END"
-            )
+    make_append_only(op, [_TABLE])
 
 
 def downgrade() -> None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from station.records.append_only import make_append_only
+
 revision = "0004"
 down_revision = "0002"
 branch_labels = None
@@ -67,21 +69,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("recorded_at", sa.String(40), nullable=False),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        # station_refuse_change() was created by revision 0001.
-        for table in TABLES:
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                       "FOR EACH ROW EXECUTE FUNCTION station_refuse_change()")
-            op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                       "FOR EACH STATEMENT EXECUTE FUNCTION station_refuse_change()")
-    else:
-        for table in TABLES:
-            for action in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{action} on {table} refused: the record is "
-                    "append-only'); END"
-                )
+    make_append_only(op, TABLES)
 
 
 def downgrade() -> None:
