@@ -25,6 +25,15 @@ from scale_drivers.api import BalanceDisconnected, Handshake, Parity, SerialSett
 
 TRAFFIC = logging.getLogger("scale_drivers.traffic")
 
+# What a port that went away raises. termios.error (e.g. EIO from tcflush on an unplugged
+# device) is not an OSError, so it is named here too.
+try:
+    import termios
+
+    _PORT_GONE: tuple[type[BaseException], ...] = (OSError, termios.error)
+except ImportError:  # not a POSIX system
+    _PORT_GONE = (OSError,)
+
 _PARITY = {Parity.NONE: serial.PARITY_NONE, Parity.EVEN: serial.PARITY_EVEN,
            Parity.ODD: serial.PARITY_ODD}
 _STOPBITS = {1: serial.STOPBITS_ONE, 2: serial.STOPBITS_TWO}
@@ -32,6 +41,8 @@ _BYTESIZE = {7: serial.SEVENBITS, 8: serial.EIGHTBITS}
 
 #: The longest a single read blocks; reads loop on it until their deadline.
 POLL = 0.02
+
+_WRITE_FAILED: tuple[type[BaseException], ...] = (*_PORT_GONE, serial.SerialTimeoutException)
 
 _owners_lock = threading.Lock()
 _owners: set[str] = set()
@@ -115,7 +126,7 @@ class SerialTransport:
         try:
             self._port.write(data)
             self._port.flush()
-        except (OSError, serial.SerialTimeoutException) as error:
+        except _WRITE_FAILED as error:
             raise BalanceDisconnected(f"{self.url}: {_reason(error)}") from None
 
     def read(self, deadline: float) -> bytes:
@@ -137,7 +148,7 @@ class SerialTransport:
                     more: int = self._port.in_waiting
                     data += self._port.read(more) if more else b""
                     break
-        except OSError as error:
+        except _PORT_GONE as error:
             raise BalanceDisconnected(f"{self.url}: {_reason(error)}") from None
         TRAFFIC.debug("%s <- %r", self.url, data)
         return data
@@ -148,7 +159,7 @@ class SerialTransport:
             waiting: int = self._port.in_waiting
             stale: bytes = self._port.read(waiting) if waiting else b""
             self._port.reset_input_buffer()
-        except OSError as error:
+        except _PORT_GONE as error:
             raise BalanceDisconnected(f"{self.url}: {_reason(error)}") from None
         if stale:
             TRAFFIC.debug("%s discarded %r", self.url, stale)
