@@ -1,0 +1,1 @@
+"""Painted widgets shared by the screens: the weight gauge and the camera preview."""
