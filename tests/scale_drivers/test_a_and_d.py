@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scale_drivers.a_and_d import DEFAULT_SETTINGS, AandDBalance, AandDCodec, AandDReply
+from scale_drivers.a_and_d import DEFAULT_SETTINGS, AandDBalance, AandDCodec
 from scale_drivers.api import (
     Balance,
     BalanceOverload,
@@ -20,9 +20,8 @@ from scale_drivers.api import (
     Parity,
     ProtocolError,
 )
-from scale_drivers.framing import LineFramer
 
-from .transcript import ScriptedPort
+from .transcript import ScriptedPort, decode_in_chunks
 
 
 class FixedClock:
@@ -351,14 +350,7 @@ LINES = [
 )
 def test_any_chunking_and_line_ending_decodes_the_same(lines, ending, cuts):
     stream = b"".join(line.encode() + ending for line in lines)
-    framer, codec = LineFramer(), AandDCodec()
-    decoded: list[AandDReply] = []
-    previous = 0
-    for cut in [*sorted({c % (len(stream) + 1) for c in cuts}), len(stream)]:
-        for line in framer.feed(stream[previous:cut]):
-            reply = codec.parse(line)
-            if reply is not None:
-                decoded.append(reply)
-        previous = cut
+    codec = AandDCodec()
+    decoded = decode_in_chunks(codec, stream, cuts)
     assert decoded == [codec.parse(line) for line in lines]
     assert [r.raw for r in decoded] == lines

@@ -17,10 +17,9 @@ from scale_drivers.api import (
     NotStable,
     ProtocolError,
 )
-from scale_drivers.framing import LineFramer
-from scale_drivers.mt_sics import MtSicsBalance, MtSicsCodec, MtSicsReply
+from scale_drivers.mt_sics import MtSicsBalance, MtSicsCodec
 
-from .transcript import ScriptedPort
+from .transcript import ScriptedPort, decode_in_chunks
 
 
 class FixedClock:
@@ -238,15 +237,8 @@ LINES = [
 )
 def test_any_chunking_and_line_ending_decodes_the_same(lines, ending, cuts):
     stream = b"".join(line.encode() + ending for line in lines)
-    framer, codec = LineFramer(), MtSicsCodec()
-    decoded: list[MtSicsReply] = []
-    previous = 0
-    for cut in [*sorted({c % (len(stream) + 1) for c in cuts}), len(stream)]:
-        for line in framer.feed(stream[previous:cut]):
-            reply = codec.parse(line)
-            if reply is not None:
-                decoded.append(reply)
-        previous = cut
+    codec = MtSicsCodec()
+    decoded = decode_in_chunks(codec, stream, cuts)
     assert [r.raw for r in decoded] == lines
 
 

@@ -17,10 +17,9 @@ from scale_drivers.api import (
     Parity,
     ProtocolError,
 )
-from scale_drivers.framing import LineFramer
-from scale_drivers.ohaus import DEFAULT_SETTINGS, OhausBalance, OhausCodec, OhausReply
+from scale_drivers.ohaus import DEFAULT_SETTINGS, OhausBalance, OhausCodec
 
-from .transcript import ScriptedPort
+from .transcript import ScriptedPort, decode_in_chunks
 
 
 class FixedClock:
@@ -309,14 +308,7 @@ LINES = [
 )
 def test_any_chunking_and_line_ending_decodes_the_same(lines, ending, cuts):
     stream = b"".join(line.encode() + ending for line in lines)
-    framer, codec = LineFramer(), OhausCodec()
-    decoded: list[OhausReply] = []
-    previous = 0
-    for cut in [*sorted({c % (len(stream) + 1) for c in cuts}), len(stream)]:
-        for line in framer.feed(stream[previous:cut]):
-            reply = codec.parse(line)
-            if reply is not None:
-                decoded.append(reply)
-        previous = cut
+    codec = OhausCodec()
+    decoded = decode_in_chunks(codec, stream, cuts)
     assert decoded == [codec.parse(line) for line in lines]
     assert [r.raw for r in decoded] == lines

@@ -19,10 +19,9 @@ from scale_drivers.api import (
     Parity,
     ProtocolError,
 )
-from scale_drivers.framing import LineFramer
-from scale_drivers.sbi import DEFAULT_SETTINGS, SbiBalance, SbiCodec, SbiReply
+from scale_drivers.sbi import DEFAULT_SETTINGS, SbiBalance, SbiCodec
 
-from .transcript import ScriptedPort
+from .transcript import ScriptedPort, decode_in_chunks
 
 
 class FixedClock:
@@ -354,14 +353,7 @@ LINES = [
 )
 def test_any_chunking_and_line_ending_decodes_the_same(lines, ending, cuts):
     stream = b"".join(line.encode() + ending for line in lines)
-    framer, codec = LineFramer(), SbiCodec()
-    decoded: list[SbiReply] = []
-    previous = 0
-    for cut in [*sorted({c % (len(stream) + 1) for c in cuts}), len(stream)]:
-        for line in framer.feed(stream[previous:cut]):
-            reply = codec.parse(line)
-            if reply is not None:
-                decoded.append(reply)
-        previous = cut
+    codec = SbiCodec()
+    decoded = decode_in_chunks(codec, stream, cuts)
     assert decoded == [codec.parse(line) for line in lines]
     assert [r.raw for r in decoded] == lines

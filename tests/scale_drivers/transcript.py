@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from scale_drivers.framing import LineFramer
 
 Reply = bytes | Sequence[bytes] | BaseException | None
 
@@ -59,3 +62,17 @@ class ScriptedPort:
     def assert_done(self) -> None:
         assert not self.script, f"transcript not finished: next {self.script[0]!r}"
         assert not self._pending, f"replies never read: {list(self._pending)!r}"
+
+
+def decode_in_chunks(codec: Any, stream: bytes, cuts: Iterable[int]) -> list[Any]:
+    """The replies ``codec`` decodes from ``stream`` fed in pieces split at ``cuts``."""
+    framer = LineFramer()
+    decoded = []
+    previous = 0
+    for cut in [*sorted({c % (len(stream) + 1) for c in cuts}), len(stream)]:
+        for line in framer.feed(stream[previous:cut]):
+            reply = codec.parse(line)
+            if reply is not None:
+                decoded.append(reply)
+        previous = cut
+    return decoded
