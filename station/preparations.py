@@ -239,10 +239,9 @@ class PreparationService:
         if not stored or stored[0].kind != CREATED:
             raise RecordError(f"no preparation {preparation_id!r} in the record")
         created = stored[0].payload
-        version = self.versions.get(int(created["formulary_version"]))
+        version, formulary = self.versions.formulary_of(int(created["formulary_version"]))
         if version.sha256 != created["formulary_sha256"]:
             raise RecordError(f"{preparation_id}: formulary version {version.version} changed")
-        formulary = version.formulary()
         order = next(iter(Worklist.from_mapping({"order": [created["order"]]})))
         recipe = build_recipe(order, formulary, Tolerance.parse(created["site_tolerance"]))
         state = Preparation.new(preparation_id, recipe)

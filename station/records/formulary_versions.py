@@ -49,6 +49,14 @@ class FormularyVersions:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._parsed: dict[int, tuple[FormularyVersion, Formulary]] = {}
+
+    def formulary_of(self, version: int) -> tuple[FormularyVersion, Formulary]:
+        """A version and its products, read and parsed once: versions never change."""
+        if version not in self._parsed:
+            stored = self.get(version)
+            self._parsed[version] = (stored, stored.formulary())
+        return self._parsed[version]
 
     def import_text(self, source: str, source_name: str, *, imported_by: str,
                     utc: dt.datetime) -> FormularyVersion:

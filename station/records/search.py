@@ -127,19 +127,16 @@ def summaries(store: EventStore, versions: FormularyVersions) -> list[Preparatio
 
 
 class _Formularies:
-    """Formulary versions, each read and parsed once."""
+    """Formulary versions (each read and parsed once by ``FormularyVersions``)."""
 
     def __init__(self, versions: FormularyVersions) -> None:
         self.versions = versions
-        self.cache: dict[int, Formulary | None] = {}
 
     def get(self, number: int) -> Formulary | None:
-        if number not in self.cache:
-            try:
-                self.cache[number] = self.versions.get(number).formulary()
-            except StationError:
-                self.cache[number] = None  # a version the record lacks: names become NDCs
-        return self.cache[number]
+        try:
+            return self.versions.formulary_of(number)[1]
+        except StationError:
+            return None  # a version the record lacks: names become NDCs
 
 
 def summarize(events: Sequence[StoredEvent],
