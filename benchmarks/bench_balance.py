@@ -26,15 +26,15 @@ import serial
 
 from scale_drivers.api import Parity, SerialSettings
 from scale_drivers.protocols import open_balance
+from station.scale_commands import SIMULATOR_NAMES
 
 BAUD = 9600
 READINGS = 200
 SCENARIO = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios" / "settled.toml"
-SIM_NAMES = {"mt-sics": "mt_sics", "sbi": "sbi", "ohaus": "ohaus", "and": "and_gx"}
 COMMANDS = {"mt-sics": b"SI\r\n", "sbi": b"\x1bP\r\n", "ohaus": b"IP\r\n", "and": b"Q\r\n"}
 # A pty takes only some parity/size combinations, so every protocol runs 8-N-1 here: 10 bits
 # a character, the same wire time as 7-E-1 (8-O-1 would be 11).
-PTY_SETTINGS = dict.fromkeys(SIM_NAMES, SerialSettings(BAUD, 8, Parity.NONE))
+PTY_SETTINGS = dict.fromkeys(SIMULATOR_NAMES, SerialSettings(BAUD, 8, Parity.NONE))
 
 
 def _serve(protocol: str, update_rate: float, pipe: Connection) -> None:
@@ -46,7 +46,7 @@ def _serve(protocol: str, update_rate: float, pipe: Connection) -> None:
     data["model"]["update_rate"] = update_rate
     data["serial"] = {"baudrate": BAUD, "bytesize": 8, "parity": "N", "stopbits": 1}
     scenario = scenario_from_mapping(data, source="benchmark")
-    with SimulatorServer(SIM_NAMES[protocol], scenario, pacing_baud=BAUD, seed=1) as server:
+    with SimulatorServer(SIMULATOR_NAMES[protocol], scenario, pacing_baud=BAUD, seed=1) as server:
         pipe.send(server.url)
         pipe.recv()  # until the parent is done
 

@@ -34,8 +34,8 @@ from scale_drivers.protocols import PROTOCOLS, UnknownProtocol, open_balance, sp
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
-# The simulators name their protocols independently of the drivers.
-_SIM_NAMES = {"mt-sics": "mt_sics", "sbi": "sbi", "ohaus": "ohaus", "and": "and_gx"}
+#: The simulators name their protocols independently of the drivers: driver name -> theirs.
+SIMULATOR_NAMES = {"mt-sics": "mt_sics", "sbi": "sbi", "ohaus": "ohaus", "and": "and_gx"}
 
 _CONDITIONS: tuple[tuple[type[BalanceError], str], ...] = (
     (BalanceOverload, "overload"),
@@ -198,5 +198,5 @@ def _run_sim(args: argparse.Namespace, out: TextIO) -> int:
     from scale_drivers.sim.server import run_simulator  # noqa: PLC0415 - only here
 
     transport = "tcp" if args.tcp else "pty"
-    status: int = run_simulator(_SIM_NAMES[args.protocol], args.scenario, transport, out=out)
+    status: int = run_simulator(SIMULATOR_NAMES[args.protocol], args.scenario, transport, out=out)
     return status

@@ -31,14 +31,14 @@ from scale_drivers.connection import LinkState, ManagedBalance
 from scale_drivers.protocols import open_balance
 from scale_drivers.sim.server import SimulatorServer
 from scale_drivers.transport import PortBusy
+from station.scale_commands import SIMULATOR_NAMES
 
-SIM_NAMES = {"mt-sics": "mt_sics", "sbi": "sbi", "ohaus": "ohaus", "and": "and_gx"}
 # Linux ptys refuse some line settings (odd parity; 7-E-1 on a reopen) with EINVAL, and a pty
 # ignores them anyway, so SBI's 8-O-1 and A&D's 7-E-1 run as 8-N-1 here. Real adapters take
 # the factory settings.
 PTY_SETTINGS = {"sbi": SerialSettings(9600, 8, Parity.NONE),
                 "and": SerialSettings(2400, 8, Parity.NONE)}
-PROTOCOLS = sorted(SIM_NAMES)
+PROTOCOLS = sorted(SIMULATOR_NAMES)
 LOAD = Decimal("100.00")
 
 
@@ -49,7 +49,7 @@ def protocol(request) -> str:
 
 @pytest.fixture
 def server(protocol) -> Iterator[SimulatorServer]:
-    with SimulatorServer(SIM_NAMES[protocol], seed=7) as running:
+    with SimulatorServer(SIMULATOR_NAMES[protocol], seed=7) as running:
         yield running
 
 
@@ -132,7 +132,7 @@ def test_an_unplug_fails_at_once(driver, server):
 def behind_a_stable_path(protocol: str, link: Path) -> Iterator[tuple[SimulatorServer,
                                                                     ManagedBalance]]:
     """A simulator served through a symlink (like /dev/serial/by-id) and a supervised driver."""
-    with SimulatorServer(SIM_NAMES[protocol], seed=3) as server:
+    with SimulatorServer(SIMULATOR_NAMES[protocol], seed=3) as server:
         server.stop()
         server.start(link=link)
         settings = PTY_SETTINGS.get(protocol)
