@@ -1,0 +1,38 @@
+"""A fresh demo record gets the sample formulary, worklist and accounts, once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from station.catalog_files import load_worklist
+from station.demo_content import DEMO_ACCOUNTS, FIRST_DUE, ensure_demo_content
+from station.records.formulary_versions import FormularyVersions
+from station.records.order_book import OrderBook
+from station.records.record import open_record
+from station.records.users import SessionManager, UserDirectory
+
+NOW = dt.datetime(2027, 3, 1, 7, 0, tzinfo=dt.timezone(dt.timedelta(hours=-6)))
+
+
+def test_the_demo_content_is_added_once_and_falls_due_from_now(tmp_path):
+    record = open_record(f"sqlite:///{tmp_path / 'demo.db'}")
+    try:
+        first = ensure_demo_content(record, lambda: NOW)
+        sample = load_worklist()
+        assert first.formulary_version == 1
+        assert first.orders == len(sample)
+        assert first.accounts == tuple(a.user_id for a in DEMO_ACCOUNTS)
+        book = OrderBook(record.engine, lambda: NOW)
+        due = sorted(o.due for o in book.worklist())
+        assert due[0] == NOW + FIRST_DUE
+        spacing = sorted(o.due for o in sample)
+        assert [d - due[0] for d in due] == [d - spacing[0] for d in spacing]
+        again = ensure_demo_content(record, lambda: NOW + dt.timedelta(days=1))
+        assert (again.formulary_version, again.orders, again.accounts) == (None, 0, ())
+        assert FormularyVersions(record.engine).latest().version == 1
+        sessions = SessionManager(UserDirectory(record.engine, lambda: NOW))
+        for account in DEMO_ACCOUNTS:
+            session = sessions.start(account.user_id, account.password, now=NOW)
+            assert session.user.role is account.role
+    finally:
+        record.close()
