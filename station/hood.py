@@ -36,9 +36,11 @@ from station.core.gravimetry import BalanceSpec, expected_volume
 from station.core.orders import DoseOrder
 from station.core.quantities import Mass
 from station.core.recipe import MassCheck, Step, StepKind
+from station.core.scan import split_symbology
 from station.core.workflow import (
     ActionConfirmed,
     Cancelled,
+    InProcessChecked,
     LabelScanned,
     Overridden,
     Phase,
@@ -115,8 +117,8 @@ class HoodSession:
         *,
         station_id: str,
         clock: Callable[[], dt.datetime],
-        balance: BalanceInfo,
-        balance_spec: BalanceSpec,
+        balance: BalanceInfo | None = None,
+        balance_spec: BalanceSpec | None = None,
         balance_check_tolerance: Decimal | None = None,
     ) -> None:
         self.service = service
@@ -127,6 +129,8 @@ class HoodSession:
         self.clock = clock
         self.balance = balance
         self.balance_spec = balance_spec
+        if (balance is None) != (balance_spec is None):
+            raise ValueError("a balance and its specification come together")
         self.balance_check_tolerance = balance_check_tolerance
         self._prep: Preparation | None = None
         self._user: str | None = None
@@ -144,6 +148,17 @@ class HoodSession:
     @property
     def view(self) -> HoodView:
         """What the window shows now."""
+        return self._view
+
+    @property
+    def user(self) -> str | None:
+        """The technician preparing at this hood."""
+        return self._user
+
+    def connect_balance(self, balance: BalanceInfo, spec: BalanceSpec) -> HoodView:
+        """Weigh on ``balance`` from now on (it connected, or another one replaced it)."""
+        self.balance, self.balance_spec = balance, spec
+        self._view = self._render(self._prep, f"balance {balance.serial_number} connected")
         return self._view
 
     # ------------------------------------------------------------------ inputs
@@ -189,15 +204,16 @@ class HoodSession:
     def weight(self, reading: Reading) -> HoodView:
         """A balance reading for the current weighing step."""
         prep, user, step = self._need_weighing()
+        balance, spec = self._need_balance()
         if self._check_due():
             return self._refuse(
-                f"the balance {self.balance.serial_number} has not been checked today: "
+                f"the balance {balance.serial_number} has not been checked today: "
                 "put the check weight on the pan and record the daily check first")
         problem = _reading_problem(reading)
         if problem is not None:
             return self._refuse(problem)
         event = WeightRead(user, self._now(), Mass(reading.value),
-                           self.balance.serial_number, self.balance_spec, reading.raw)
+                           balance.serial_number, spec, reading.raw)
         after = self.service.record_event(prep.preparation_id, event)
         return self._settle(after, self._outcome(after, step, f"{reading.value} g recorded"))
 
@@ -232,8 +248,9 @@ class HoodSession:
     def label_scanned(self, text: str) -> HoodView:
         """The printed label's barcode, scanned from the finished preparation."""
         prep, user, step = self._need_step(StepKind.LABEL, "a label scan")
+        _symbology, data = split_symbology(text.strip())
         after = self.service.record_event(prep.preparation_id,
-                                          LabelScanned(user, self._now(), text))
+                                          LabelScanned(user, self._now(), data))
         return self._settle(after, self._outcome(after, step, "label matches"))
 
     def retry(self) -> HoodView:
@@ -252,6 +269,17 @@ class HoodSession:
             signature=pharmacist_signature_payload)
         return self._settle(after, f"overridden by {pharmacist}: {reason}")
 
+    def in_process_check(self, pharmacist_signature_payload: Mapping[str, Any], *,
+                         approved: bool, reason: str = "") -> HoodView:
+        """A pharmacist checks the drawn doses before mixing, and signs the outcome."""
+        prep, _ = self._need_open()
+        pharmacist = str(pharmacist_signature_payload.get("user_id", ""))
+        after = self.service.record_event(
+            prep.preparation_id, InProcessChecked(pharmacist, self._now(), approved, reason),
+            signature=pharmacist_signature_payload)
+        outcome = "checked and approved" if approved else f"rejected at the check: {reason}"
+        return self._settle(after, f"{outcome} by {pharmacist}")
+
     def cancel(self, reason: str) -> HoodView:
         """Abandon the preparation, with a reason."""
         prep, user = self._need_open()
@@ -269,10 +297,10 @@ class HoodSession:
         if problem is not None:
             self._view = self._render(self._prep, problem)
             raise WorkflowError(problem)
-        readability = self.balance.readability or self.balance_spec.readability
+        info, spec = self._need_balance()
+        readability = info.readability or spec.readability
         result = check_weight(nominal, reading.value, readability, self.balance_check_tolerance)
         now = self._now()
-        info = self.balance
         payload = {
             "at": now.isoformat(), "serial_number": info.serial_number, "maker": info.maker,
             "model": info.model, "nominal": str(nominal), "reading": str(reading.value),
@@ -291,13 +319,22 @@ class HoodSession:
 
     def last_passed_check(self) -> dt.datetime | None:
         """When this balance last passed its check, from the record."""
+        if self.balance is None:
+            return None
         stored = self.service.record.events.events_of(balance_stream(self.balance.serial_number))
         passed = [dt.datetime.fromisoformat(e.payload["at"]) for e in stored
                   if e.kind == BALANCE_CHECK and e.payload.get("passed") is True]
         return max(passed) if passed else None
 
     def _check_due(self) -> bool:
+        if self.balance is None:
+            return False  # nothing can be weighed anyway until a balance connects
         return needs_check(self.last_passed_check(), self._now(), self.balance.serial_number)
+
+    def _need_balance(self) -> tuple[BalanceInfo, BalanceSpec]:
+        if self.balance is None or self.balance_spec is None:
+            raise WorkflowError("no balance is connected: the weight waits for it")
+        return self.balance, self.balance_spec
 
     # ------------------------------------------------------------------ helpers
 

@@ -90,6 +90,19 @@ class ScanIdentity:
         return Ndc.candidates(ndc10) if ndc10 is not None else ()
 
 
+def split_symbology(text: str) -> tuple[str | None, str]:
+    """The AIM symbology identifier a scanner put in front (if any), and the data after it.
+
+    >>> split_symbology("]C0P-4F2A9C1B")
+    (']C0', 'P-4F2A9C1B')
+    >>> split_symbology("P-4F2A9C1B")
+    (None, 'P-4F2A9C1B')
+    """
+    if match := _AIM_PREFIX.match(text):
+        return match.group(0), text[match.end():]
+    return None, text
+
+
 def parse_scan(text: str, reference_year: int) -> ScanIdentity:
     """Parse one scan; ``reference_year`` (the current year) fixes the century of expiry dates.
 
@@ -98,12 +111,9 @@ def parse_scan(text: str, reference_year: int) -> ScanIdentity:
     data = text.strip("\r\n\t ")
     if not data:
         raise InvalidFormat("empty scan")
-    symbology = None
-    if match := _AIM_PREFIX.match(data):
-        symbology = match.group(0)
-        data = data[len(symbology) :]
-        if not data:
-            raise InvalidFormat(f"scan has the symbology identifier {symbology} and no data")
+    symbology, data = split_symbology(data)
+    if symbology is not None and not data:
+        raise InvalidFormat(f"scan has the symbology identifier {symbology} and no data")
 
     if symbology in _GS1_SYMBOLOGIES:
         identity = _parse_element_string(text, data, symbology, reference_year)

@@ -667,21 +667,44 @@ class SessionManager:
         """
         _aware(now)
         meaning = meaning if isinstance(meaning, Meaning) else Meaning.parse(meaning)
-        if not session.user.may_sign(meaning):
-            allowed = ", ".join(sorted(m.value for m in SIGNING_RIGHTS[session.user.role]))
-            raise SignatureRefused(
-                f"{_article(session.user.role.value)} {session.user.role.value} may not sign "
-                f"as {meaning.value}"
-                + (f" (allowed: {allowed})" if allowed else " (this role signs nothing)")
-            )
+        _require_right(session.user, meaning)
         session.touch(now)
         user = self.directory._authenticate(
             session.user.user_id, password, {"purpose": "signature", "meaning": meaning.value}
         )
         session.user = user
         session.signed_once = True
-        return Signature(user.user_id, user.printed_name, meaning,
-                         now.astimezone(dt.UTC).isoformat())
+        return _signature(user, meaning, now)
+
+    def countersign(self, user_id: str, password: str, meaning: Meaning | str, *,
+                    now: dt.datetime) -> Signature:
+        """Another user signs at this station (a pharmacist at the technician's hood).
+
+        Their id and password are both entered for this one signature; no session of theirs
+        starts. Refuses an unknown user the same way as a wrong password, and a role that may
+        not give ``meaning`` (:class:`SignatureRefused`) after the password is checked, so
+        the refusal does not tell a stranger which accounts exist.
+        """
+        _aware(now)
+        meaning = meaning if isinstance(meaning, Meaning) else Meaning.parse(meaning)
+        user = self.directory._authenticate(
+            user_id, password, {"purpose": "countersignature", "meaning": meaning.value})
+        _require_right(user, meaning)
+        return _signature(user, meaning, now)
+
+
+def _require_right(user: User, meaning: Meaning) -> None:
+    if not user.may_sign(meaning):
+        allowed = ", ".join(sorted(m.value for m in SIGNING_RIGHTS[user.role]))
+        raise SignatureRefused(
+            f"{_article(user.role.value)} {user.role.value} may not sign as {meaning.value}"
+            + (f" (allowed: {allowed})" if allowed else " (this role signs nothing)")
+        )
+
+
+def _signature(user: User, meaning: Meaning, now: dt.datetime) -> Signature:
+    return Signature(user.user_id, user.printed_name, meaning,
+                     now.astimezone(dt.UTC).isoformat())
 
 
 def _article(noun: str) -> str:

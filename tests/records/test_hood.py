@@ -22,7 +22,7 @@ from station.hood import BALANCE_CHECK, HoodSession, HoodView, NextAction, balan
 from station.records.recalls import RecallList
 from station.scan_events import ScanEvents
 from tests.records.test_preparations import service, version  # noqa: F401
-from tests.station.builders import FINE, NOW, order
+from tests.station.builders import FINE, TickingClock, order
 
 GS = "\x1d"
 BALANCE = BalanceInfo("Mettler Toledo", "XPR204", "B123456789", "1.2.3",
@@ -33,17 +33,6 @@ BASE = "0338-0049-48"
 SYRINGE = Decimal("12.000")
 BAG = Decimal("118.400")
 RNG = np.random.default_rng(7)
-
-
-class Clock:
-    """The hood's clock in the site's time, one second per call."""
-
-    def __init__(self, start: dt.datetime = NOW) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(seconds=1)
-        return self.now
 
 
 def scan_text(product: Product, lot: str = "L2405A", expiry: str = "281231",
@@ -67,8 +56,8 @@ def frame(product: Product | None, index: int, *, blur: float = 0.0) -> Frame:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> TickingClock:
+    return TickingClock()
 
 
 @pytest.fixture
@@ -110,7 +99,7 @@ def do_right(hood: HoodSession, formulary) -> HoodView:
     if view.next_action is NextAction.CONFIRM:
         return hood.confirm()
     if view.next_action is NextAction.SCAN_LABEL:
-        return hood.label_scanned(prep.preparation_id)
+        return hood.label_scanned("]C0" + prep.preparation_id)  # as an AIM scanner sends it
     raise AssertionError(f"no right input for {view}")
 
 
@@ -296,3 +285,21 @@ def test_illegal_inputs_raise_and_write_nothing(checked, service, version):
     view = hood.cancel("order discontinued")
     assert view.phase is Phase.CANCELLED
     assert view.next_action is NextAction.DONE
+
+
+def test_an_in_process_check_waits_for_a_pharmacists_signature(checked, service, version):
+    hood = checked
+    formulary = version.formulary()
+    hood.start(order("RX-KCL", ("55150-1234-1", "10 mEq")), version, "tech.ana")
+    view = run_until(hood, formulary, {NextAction.PHARMACIST_CHECK})
+    assert view.phase is Phase.AWAITING_CHECK
+    signature = {"user_id": "rph.ben", "printed_name": "Ben Ruiz",
+                 "meaning": "in-process-checked", "utc": "2026-11-26T15:40:00+00:00"}
+    with pytest.raises(WorkflowError, match="reason"):
+        hood.in_process_check(signature, approved=False)
+    view = hood.in_process_check(signature, approved=True)
+    assert view.phase is Phase.IN_PROGRESS
+    assert view.message == "checked and approved by rph.ben"
+    stored = [e for e in service.record.events.events_of(hood.preparation.preparation_id)
+              if e.kind == "in_process_checked"][-1]
+    assert stored.payload["signature"]["user_id"] == "rph.ben"

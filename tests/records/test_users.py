@@ -471,3 +471,20 @@ def test_the_fold_ignores_attempts_before_creation_and_counts_only_wrong_passwor
     assert fold(events[:1]) is None
     with pytest.raises(ValueError, match=r"^user tech\.ana is created twice \(event 6\)$"):
         fold([*events, _event(6, "created", printed_name="X", role="admin", password_hash="")])
+
+
+def test_a_pharmacist_countersigns_at_another_users_station(directory, jane, ana, clock):
+    sessions = SessionManager(directory)
+    signature = sessions.countersign("rph.jane", JANE_PW, Meaning.OVERRIDE_APPROVED,
+                                     now=clock.now)
+    assert (signature.user_id, signature.meaning) == ("rph.jane", Meaning.OVERRIDE_APPROVED)
+    assert directory.history("rph.jane")[-1].payload == {
+        "purpose": "countersignature", "meaning": "override-approved"}
+    with pytest.raises(AuthenticationFailed):
+        sessions.countersign("rph.jane", "not her password", Meaning.OVERRIDE_APPROVED,
+                             now=clock.now)
+    with pytest.raises(AuthenticationFailed):
+        sessions.countersign("rph.nobody", JANE_PW, Meaning.OVERRIDE_APPROVED, now=clock.now)
+    with pytest.raises(SignatureRefused, match=r"^a technician may not sign as "
+                                               r"override-approved \(allowed: prepared\)$"):
+        sessions.countersign("tech.ana", ANA_PW, Meaning.OVERRIDE_APPROVED, now=clock.now)

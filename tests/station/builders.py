@@ -157,3 +157,14 @@ class Technician:
                 return prep
             prep = self.do(prep, self.right_event(prep))
         raise AssertionError(f"did not reach {phases} in {limit} events: at {prep.phase}")
+
+
+class TickingClock:
+    """A clock in the site's time that moves one second on every call."""
+
+    def __init__(self, start: dt.datetime = NOW) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(seconds=1)
+        return self.now
