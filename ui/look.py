@@ -1,0 +1,26 @@
+"""Fonts and text fields sized for a gloved hand at arm's length, shared by every screen."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QLineEdit, QWidget
+
+
+def font(points: int, *, bold: bool = False) -> QFont:
+    """The application font at ``points``, bold or not."""
+    made = QFont()
+    made.setPointSize(points)
+    made.setBold(bold)
+    return made
+
+
+def line_edit(parent: QWidget, name: str, accessible: str, *, points: int, height: int,
+              width: int) -> QLineEdit:
+    """A text field with an object name (for tests) and an accessible name (for readers)."""
+    field = QLineEdit(parent)
+    field.setObjectName(name)
+    field.setAccessibleName(accessible)
+    field.setFont(font(points))
+    field.setMinimumHeight(height)
+    field.setMinimumWidth(width)
+    return field
