@@ -85,6 +85,8 @@ class ManagedBalance:
         self.expected_serial = expected_serial
         self.epoch = 0
         self.last_error = ""
+        self.last_reading: Reading | None = None
+        self.last_problem = ""
 
     # -------------------------------------------------------------- connection
 
@@ -140,23 +142,30 @@ class ManagedBalance:
     # -------------------------------------------------------------- supervision
 
     def heartbeat(self) -> LinkState:
-        """One cheap exchange to learn whether the balance is still there."""
+        """One cheap exchange to learn whether the balance is still there.
+
+        The weight it read (or why there was none) is kept in :attr:`last_reading` and
+        :attr:`last_problem`, so a live display costs no second exchange.
+        """
+        self.last_reading = None
         if self._driver is None:
+            self.last_problem = self.last_error or "not connected"
             return self.state
         try:
-            self._driver.read_immediate()
+            self.last_reading = self._driver.read_immediate()
+            self.last_problem = ""
         except BalanceTimeout as error:
             self._misses += 1
-            self.last_error = str(error)
+            self.last_error = self.last_problem = str(error)
             if self._misses >= self._heartbeat_misses:
                 self.state = LinkState.OFFLINE
             return self.state
         except BalanceDisconnected as error:
-            self.last_error = str(error)
+            self.last_error = self.last_problem = str(error)
             self._drop()
             return self.state
-        except BalanceError:
-            pass  # overload, busy ...: the balance answered, so it is there
+        except BalanceError as error:
+            self.last_problem = str(error)  # overload, busy ...: it answered, so it is there
         self._misses = 0
         self.state = LinkState.CONNECTED
         return self.state

@@ -41,6 +41,8 @@ HEARTBEAT_MS = 500
 #: How long a heartbeat waits for an answer: a silent balance is offline after
 #: HEARTBEAT_MISSES x (this + HEARTBEAT_MS), about three seconds.
 HEARTBEAT_RESPONSE_TIMEOUT = 0.5
+#: How often a streaming balance is read for the live display (ms): about 7 readings a second.
+STREAM_MS = 150
 #: How often the camera worker reports its measured frame rate (s).
 FPS_REPORT_INTERVAL = 1.0
 
@@ -67,12 +69,15 @@ class BalanceWorker(QObject):
     """
 
     reading_received = Signal(object)  # scale_drivers.api.Reading
+    live_reading = Signal(object, str)  # the Reading now (or None) and why there is none
     tared = Signal(object)  # the Reading the balance returned for the tare
     state_changed = Signal(str, str)  # LinkState value, detail
+    identified = Signal(object)  # BalanceInfo, on every (re)connection
     failed = Signal(str)  # a request that did not give a weight, in words
 
     stable_requested = Signal(float)  # emit from the GUI thread: ask for a stable weight
     tare_requested = Signal(float)  # emit from the GUI thread: tare (timeout in s)
+    streaming_requested = Signal(bool)  # emit from the GUI thread: live readings on or off
 
     def __init__(
         self,
@@ -86,11 +91,14 @@ class BalanceWorker(QObject):
         self.setObjectName(name)
         self._balance = ManagedBalance(open_driver, expected_serial=expected_serial)
         self._heartbeat_ms = heartbeat_ms
+        self._stream_ms = min(STREAM_MS, heartbeat_ms)
+        self._streaming = False
         self._timer: QTimer | None = None
         self._reported: tuple[str, str] | None = None
         self._stopped = False
         self.stable_requested.connect(self.request_stable)
         self.tare_requested.connect(self.request_tare)
+        self.streaming_requested.connect(self.set_streaming)
 
     @classmethod
     def for_url(
@@ -118,7 +126,7 @@ class BalanceWorker(QObject):
         """Connect now and start the heartbeat (call on the worker's thread)."""
         self._stopped = False
         self._timer = QTimer(self)
-        self._timer.setInterval(self._heartbeat_ms)
+        self._timer.setInterval(self._stream_ms if self._streaming else self._heartbeat_ms)
         self._timer.timeout.connect(self._on_tick)
         self._try_connect()
         self._timer.start()
@@ -163,20 +171,31 @@ class BalanceWorker(QObject):
         self._report_link()
         self.tared.emit(reading)
 
+    @Slot(bool)
+    def set_streaming(self, on: bool) -> None:
+        """Read the weight every :data:`STREAM_MS` for the live display (the heartbeat too)."""
+        self._streaming = on
+        if self._timer is not None:
+            self._timer.setInterval(self._stream_ms if on else self._heartbeat_ms)
+
     # ------------------------------------------------------------ supervision
 
     def _on_tick(self) -> None:
         if self._stopped:
             return
-        if self._balance.state is LinkState.DISCONNECTED:
+        balance = self._balance
+        if balance.state is LinkState.DISCONNECTED:
             self._try_connect()
         else:
-            self._balance.heartbeat()
+            balance.heartbeat()
             self._report_link()
+            if self._streaming:
+                self.live_reading.emit(balance.last_reading, balance.last_problem)
 
     def _try_connect(self) -> None:
         try:
-            self._balance.connect()
+            info = self._balance.connect()
+            self.identified.emit(info)
         except IdentityMismatch as error:
             self._balance.last_error = str(error)
             self.failed.emit(str(error))

@@ -11,6 +11,7 @@ from scale_drivers.connection import LinkState
 from scale_drivers.sim.server import SimulatorServer
 from station.camera import CameraState, SimulatedCamera
 from station.camera_scene import Label, Scene
+from tests.ui.relay import Relay
 from ui.devices import BalanceWorker, CameraWorker, DeviceThreads
 
 LIDOCAINE = Label(
@@ -18,20 +19,6 @@ LIDOCAINE = Label(
     manufacturer="Hospira, Inc.", lot="AB1234", expiry=dt.date(2028, 2, 29),
     serial="100000234567",
 )
-
-
-class StateLog:
-    """The (state, detail) pairs a worker reported, in order."""
-
-    def __init__(self) -> None:
-        self.states: list[tuple[str, str]] = []
-
-    def __call__(self, state: str, detail: str) -> None:
-        self.states.append((state, detail))
-
-    @property
-    def last(self) -> tuple[str, str] | None:
-        return self.states[-1] if self.states else None
 
 
 @pytest.fixture
@@ -49,83 +36,116 @@ def devices():
     assert threads.stop(), "a device thread did not end"
 
 
+def state_is(wanted: str):
+    return lambda args: args[0] == wanted
+
+
 def test_balance_worker_connects_reads_and_comes_back_after_an_unplug(qtbot, simulator, devices):
     worker = devices.add(BalanceWorker.for_url(simulator.url, "mt-sics"))
-    log = StateLog()
-    worker.state_changed.connect(log)
+    states = Relay(worker.state_changed)
+    identified = Relay(worker.identified)
+    readings = Relay(worker.reading_received)
     devices.start()
 
-    qtbot.waitUntil(lambda: log.last is not None and log.last[0] == "connected", timeout=5000)
-    detail = log.last[1]
+    qtbot.waitUntil(lambda: states.last is not None and states.last[0] == "connected",
+                    timeout=5000)
+    detail = states.last[1]
     assert detail.startswith("Mettler Toledo ")
     assert detail.endswith(" SIM0000001")
+    qtbot.waitUntil(lambda: identified.last is not None, timeout=1000)
+    assert identified.last[0].serial_number == "SIM0000001"
 
     simulator.balance.set_load(Decimal("37.25"))
-    with qtbot.waitSignal(worker.reading_received, timeout=20_000) as received:
+    with qtbot.waitSignal(readings.fired, timeout=20_000) as received:
         worker.stable_requested.emit(15.0)
-    reading = received.args[0]
+    reading = received.args[0][0]
     assert reading.stable
     assert abs(reading.value - Decimal("37.25")) <= Decimal("0.01")
 
-    with qtbot.waitSignal(worker.state_changed, timeout=1000,
-                          check_params_cb=lambda state, _d: state == "disconnected"):
+    with qtbot.waitSignal(states.fired, timeout=1000, check_params_cb=state_is("disconnected")):
         simulator.inject("unplug")
 
-    with qtbot.waitSignal(worker.state_changed, timeout=5000,
-                          check_params_cb=lambda state, _d: state == "connected") as back:
+    with qtbot.waitSignal(states.fired, timeout=5000,
+                          check_params_cb=state_is("connected")) as back:
         simulator.replug()
-    assert back.args[1].endswith(" SIM0000001")
+    assert back.args[0][1].endswith(" SIM0000001")
+    assert len(identified.received) == 2  # identified again after the replug
+
+
+def test_streaming_gives_live_readings_and_stops_when_asked(qtbot, simulator, devices):
+    worker = devices.add(BalanceWorker.for_url(simulator.url, "mt-sics"))
+    live = Relay(worker.live_reading)
+    states = Relay(worker.state_changed)
+    devices.start()
+    qtbot.waitUntil(lambda: states.last is not None and states.last[0] == "connected",
+                    timeout=5000)
+    qtbot.wait(700)
+    assert live.received == []  # heartbeats alone show nothing
+    worker.streaming_requested.emit(True)
+    qtbot.waitUntil(lambda: len(live.received) >= 5, timeout=3000)
+    reading, problem = live.received[-1]
+    assert problem == ""
+    assert abs(reading.value - Decimal("100.00")) <= Decimal("0.05")
+    simulator.inject("overload")
+    qtbot.waitUntil(lambda: live.last[0] is None and "overload" in live.last[1].lower(),
+                    timeout=3000)
+    simulator.clear("overload")
+    worker.streaming_requested.emit(False)
+    qtbot.wait(400)
+    count = len(live.received)
+    qtbot.wait(700)
+    assert len(live.received) == count
 
 
 def test_a_silent_balance_goes_offline_within_a_few_seconds(qtbot, simulator, devices):
     worker = devices.add(BalanceWorker.for_url(simulator.url, "mt-sics"))
-    with qtbot.waitSignal(worker.state_changed, timeout=5000,
-                          check_params_cb=lambda state, _d: state == "connected"):
+    states = Relay(worker.state_changed)
+    with qtbot.waitSignal(states.fired, timeout=5000, check_params_cb=state_is("connected")):
         devices.start()
-    with qtbot.waitSignal(worker.state_changed, timeout=5000,
-                          check_params_cb=lambda state, _d: state == LinkState.OFFLINE.value):
+    with qtbot.waitSignal(states.fired, timeout=5000,
+                          check_params_cb=state_is(LinkState.OFFLINE.value)):
         simulator.inject("silent")
 
 
 def test_a_missing_port_is_reported_disconnected_without_blocking(qtbot, tmp_path, devices):
     worker = devices.add(BalanceWorker.for_url(str(tmp_path / "nothing"), "mt-sics"))
-    with qtbot.waitSignal(worker.state_changed, timeout=3000) as blocker:
+    states = Relay(worker.state_changed)
+    with qtbot.waitSignal(states.fired, timeout=3000) as blocker:
         devices.start()
-    state, detail = blocker.args
+    state, detail = blocker.args[0]
     assert state == "disconnected"
     assert "cannot open" in detail
 
 
 def test_a_failed_request_is_reported(qtbot, tmp_path, devices):
     worker = devices.add(BalanceWorker.for_url(str(tmp_path / "nothing"), "mt-sics"))
+    failures = Relay(worker.failed)
     devices.start()
-    with qtbot.waitSignal(worker.failed, timeout=3000) as failed:
+    with qtbot.waitSignal(failures.fired, timeout=3000) as failed:
         worker.stable_requested.emit(1.0)
-    assert "disconnected" in failed.args[0]
+    assert "disconnected" in failed.args[0][0]
 
 
 def test_camera_worker_shows_frames_decodes_the_label_and_reports_lost(qtbot, devices):
     camera = SimulatedCamera(Scene(labels=(LIDOCAINE,)), fps=15.0)
     worker = devices.add(CameraWorker(camera))
-    frames = []
-    worker.frame_ready.connect(frames.append)
-    decoded: list[str] = []
-    worker.symbols_decoded.connect(lambda _frame, symbols: decoded.extend(s.text for s in symbols))
-    log = StateLog()
-    worker.state_changed.connect(log)
+    frames = Relay(worker.frame_ready)
+    decoded = Relay(worker.symbols_decoded)
+    states = Relay(worker.state_changed)
     devices.start()
 
-    qtbot.waitUntil(lambda: len(frames) >= 5, timeout=5000)
-    assert [f.index for f in frames[:5]] == [0, 1, 2, 3, 4]
+    qtbot.waitUntil(lambda: len(frames.received) >= 5, timeout=5000)
+    assert [args[0].index for args in frames.received[:5]] == [0, 1, 2, 3, 4]
     assert LIDOCAINE.upc_a is not None and LIDOCAINE.gs1_data is not None
-    qtbot.waitUntil(lambda: LIDOCAINE.gs1_data in decoded
-                    and any(t.endswith(LIDOCAINE.upc_a) for t in decoded), timeout=10_000)
-    qtbot.waitUntil(lambda: any("fps" in d and s == "open" for s, d in log.states),
+
+    def texts() -> list[str]:
+        return [s.text for _frame, symbols in decoded.received for s in symbols]
+
+    qtbot.waitUntil(lambda: LIDOCAINE.gs1_data in texts()
+                    and any(t.endswith(LIDOCAINE.upc_a) for t in texts()), timeout=10_000)
+    qtbot.waitUntil(lambda: any("fps" in d and s == "open" for s, d in states.received),
                     timeout=5000)
-
-    def is_lost(state: str, _detail: str) -> bool:
-        return state == CameraState.LOST.value
-
-    with qtbot.waitSignal(worker.state_changed, timeout=1000, check_params_cb=is_lost) as lost:
+    with qtbot.waitSignal(states.fired, timeout=1000,
+                          check_params_cb=state_is(CameraState.LOST.value)) as lost:
         camera.unplug()
-    assert "unplugged" in lost.args[1]
+    assert "unplugged" in lost.args[0][1]
