@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TextIO
 
@@ -43,13 +44,35 @@ DEFAULT_READABILITY = Decimal("0.01")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+@dataclass(frozen=True)
+class ExtraCommand:
+    """A command an outer layer adds (the station window, from ``ui``).
+
+    ``configure`` adds its options to its subparser; with ``default`` it also runs when no
+    command is given.
+    """
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, TextIO], int]
+    default: bool = False
+
+
+def main(argv: Sequence[str] | None = None, extra: Sequence[ExtraCommand] = ()) -> int:
     """Run the command line; returns the process exit status."""
-    parser = _parser()
+    parser, commands = _parser()
+    for command in extra:
+        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(sub)
+        sub.set_defaults(run=command.run)
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
-        parser.print_help()
-        return EXIT_OK
+        default = next((c for c in extra if c.default), None)
+        if default is None:
+            parser.print_help()
+            return EXIT_OK
+        args = parser.parse_args([default.name])
     try:
         run: Callable[[argparse.Namespace, TextIO], int] = args.run
         return run(args, sys.stdout)
@@ -63,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, Any]:
     parser = argparse.ArgumentParser(
         prog="station",
         description="IV compounding station: scan, weigh and photograph every step of a dose.",
@@ -122,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     decode_command.add_command(commands)
     labels_commands.add_commands(commands)
     recalls_commands.add_commands(commands)
-    return parser
+    return parser, commands
 
 
 # ------------------------------------------------------------------------------ parse

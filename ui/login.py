@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from station.records.users import AuthenticationError, Session, SessionManager
+from ui.look import font, line_edit
 
 Clock = Callable[[], dt.datetime]
 
@@ -90,12 +90,6 @@ class LoginPresenter(QObject):
         return state
 
 
-def _font(points: int, *, bold: bool = False) -> QFont:
-    font = QFont()
-    font.setPointSize(points)
-    font.setBold(bold)
-    return font
-
 
 class LoginView(QWidget):
     """User id, password and a big "Sign in" button; ``signed_in(session)`` on success."""
@@ -108,10 +102,10 @@ class LoginView(QWidget):
         super().__init__(parent)
         self._presenter = presenter
         self.setObjectName("login_view")
-        self.setFont(_font(FONT_PT))
+        self.setFont(font(FONT_PT))
 
         title = QLabel("Sign in to the IV station", self)
-        title.setFont(_font(TITLE_PT, bold=True))
+        title.setFont(font(TITLE_PT, bold=True))
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.user_id_field = self._field("user_id_field", "User id")
@@ -129,7 +123,7 @@ class LoginView(QWidget):
 
         self.sign_in_button = QPushButton("Sign in", self)
         self.sign_in_button.setObjectName("sign_in_button")
-        self.sign_in_button.setFont(_font(FONT_PT + 2, bold=True))
+        self.sign_in_button.setFont(font(FONT_PT + 2, bold=True))
         self.sign_in_button.setMinimumHeight(CONTROL_HEIGHT + 8)
         self.sign_in_button.setAutoDefault(False)
         self.sign_in_button.clicked.connect(self._on_submit_requested)
@@ -164,7 +158,7 @@ class LoginView(QWidget):
         label = QLabel(self)
         label.setObjectName("error_label")
         label.setWordWrap(True)
-        label.setFont(_font(FONT_PT, bold=True))
+        label.setFont(font(FONT_PT, bold=True))
         label.setAccessibleName("Sign-in error")
         label.setStyleSheet(
             "QLabel { background: #b71c1c; color: #ffffff; padding: 12px 16px;"
@@ -176,7 +170,7 @@ class LoginView(QWidget):
     def _demo_label(self, demo_users: Sequence[DemoUser]) -> QLabel:
         label = QLabel(self._demo_text(demo_users), self)
         label.setObjectName("demo_label")
-        label.setFont(_font(FONT_PT - 2))
+        label.setFont(font(FONT_PT - 2))
         label.setTextFormat(Qt.TextFormat.RichText)
         label.setStyleSheet(
             "QLabel { background: #fff8e1; color: #000000; border: 3px solid #ff8f00;"
@@ -185,17 +179,12 @@ class LoginView(QWidget):
         return label
 
     def _field(self, name: str, accessible: str) -> QLineEdit:
-        field = QLineEdit(self)
-        field.setObjectName(name)
-        field.setAccessibleName(accessible)
-        field.setFont(_font(FONT_PT))
-        field.setMinimumHeight(CONTROL_HEIGHT)
-        field.setMinimumWidth(480)
-        return field
+        return line_edit(self, name, accessible, points=FONT_PT, height=CONTROL_HEIGHT,
+                         width=480)
 
     def _caption(self, text: str) -> QLabel:
         label = QLabel(text, self)
-        label.setFont(_font(FONT_PT, bold=True))
+        label.setFont(font(FONT_PT, bold=True))
         label.setMinimumHeight(CONTROL_HEIGHT)
         return label
 

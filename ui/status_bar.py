@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
 
 class Level(Enum):
@@ -67,6 +67,8 @@ class DeviceStatusBar(QStatusBar):
         label.setObjectName(f"{name}_status")
         label.setProperty("title", title)
         label.setMinimumHeight(40)
+        label.setWordWrap(True)  # a long reason wraps; it never widens the window
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         label.setAccessibleName(f"{title} status")
         self.addPermanentWidget(label, 1)
         return label

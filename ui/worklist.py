@@ -235,6 +235,7 @@ class WorklistState:
 
     rows: tuple[WorklistRow, ...]
     message: str = ""
+    good_news: bool = False  # the message reports success, not a problem
 
     @property
     def title(self) -> str:
@@ -255,8 +256,21 @@ class WorklistPresenter(QObject):
     def __init__(self, worklist: Worklist, formulary: Formulary,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self._formulary = formulary
         self.state = WorklistState(worklist_rows(worklist, formulary))
         self._ids = frozenset(r.order_id for r in self.state.rows)
+
+    def set_worklist(self, worklist: Worklist) -> None:
+        """Show the orders now to make (another station took one, a new one arrived)."""
+        rows = worklist_rows(worklist, self._formulary)
+        if rows != self.state.rows:
+            self.state = WorklistState(rows, self.state.message, self.state.good_news)
+            self._ids = frozenset(r.order_id for r in rows)
+            self.state_changed.emit(self.state)
+
+    def say(self, message: str) -> None:
+        """Report good news above the list (the last preparation is held for verification)."""
+        self._set_message(message, good_news=True)
 
     def activate(self, order_id: str) -> None:
         """The operator chose this order on the list."""
@@ -273,9 +287,9 @@ class WorklistPresenter(QObject):
         self._set_message(f"not an order on this worklist: {order_id!r}")
         return False
 
-    def _set_message(self, message: str) -> None:
-        if message != self.state.message:
-            self.state = WorklistState(self.state.rows, message)
+    def _set_message(self, message: str, *, good_news: bool = False) -> None:
+        if (message, good_news) != (self.state.message, self.state.good_news):
+            self.state = WorklistState(self.state.rows, message, good_news)
             self.state_changed.emit(self.state)
 
 
@@ -304,8 +318,6 @@ class WorklistView(QWidget):
         message_font.setPointSize(TABLE_PT + 2)
         message_font.setBold(True)
         self.message_label.setFont(message_font)
-        self.message_label.setStyleSheet(
-            "QLabel { background: #b71c1c; color: #ffffff; padding: 10px 14px; }")
         self.message_label.hide()
 
         self.model = WorklistTableModel(parent=self)
@@ -347,7 +359,10 @@ class WorklistView(QWidget):
     def show_state(self, state: WorklistState) -> None:
         """Render ``state``; the first row is selected so Enter works straight away."""
         self.title_label.setText(state.title)
-        self.message_label.setText(f"✖ {state.message}" if state.message else "")
+        mark, background = ("✔", "#1b5e20") if state.good_news else ("✖", "#b71c1c")
+        self.message_label.setText(f"{mark} {state.message}" if state.message else "")
+        self.message_label.setStyleSheet(
+            f"QLabel {{ background: {background}; color: #ffffff; padding: 10px 14px; }}")
         self.message_label.setVisible(bool(state.message))
         if state.rows != self.model.rows:
             self.model.set_rows(state.rows)

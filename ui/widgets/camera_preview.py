@@ -196,10 +196,12 @@ class CameraPreviewWidget(QWidget):
         if not symbols or self._reads is None:
             return
         look = LOOKS[self._reads.status]
-        font = self._font(max(18.0, self.height() * 0.04))
+        font = self._font(max(16.0, self.height() * 0.035))
         painter.setFont(font)
         metrics = painter.fontMetrics()
-        for polygon, tag in symbols:
+        for polygon, full_tag in symbols:
+            tag = metrics.elidedText(full_tag, Qt.TextElideMode.ElideRight,
+                                     max(40, self.width() - 16))
             # A dark outline under the coloured one keeps the box visible on any label.
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(QColor("#000000"), 7))

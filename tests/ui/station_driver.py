@@ -1,0 +1,183 @@
+"""Drive the whole station window as a technician would: keys and scanner bursts only.
+
+:class:`Technician` types at human speed (slower than any scanner, so the application-wide
+scanner filter lets the keys through), scans by sending a burst of key events followed by
+Enter (as a keyboard-wedge scanner does), and presses Enter for the steps that need it. The
+physical world — what is on the balance's pan, what the camera sees — is acted out by the
+station's own :class:`~station.demo_hood.DemoHood`, never by the window's mouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+from station.config import config_from_mapping
+from station.core.recipe import StepKind, build_recipe
+from station.core.workflow import Phase
+from station.demo_content import DEMO_ACCOUNTS
+from station.demo_hood import Mistake
+from station.hood import NextAction
+from ui.app import SITE_TOLERANCE, Station
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+#: Seconds a technician's keystrokes are apart (the scanner filter's limit is 35 ms).
+TYPING_DELAY_MS = 60
+STEP_TIMEOUT_MS = 20_000
+GS = "\x1d"
+
+
+def demo_config(tmp_path: Path):
+    """The demo's configuration, with the record in ``tmp_path``."""
+    return config_from_mapping({"record": {"url": f"sqlite:///{tmp_path / 'station.db'}"},
+                                "station": {"id": "hood-test", "name": "Hood test"}})
+
+
+def local_clock() -> dt.datetime:
+    """The hood's real clock (balance checks and expiry compare with today)."""
+    return dt.datetime.now().astimezone()
+
+
+def screenshot(widget: QWidget, name: str) -> Path:
+    """Save what ``widget`` shows now as ``artifacts/NAME.png``."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    assert widget.grab().save(str(path)), f"could not save {path}"
+    return path
+
+
+class Technician:
+    """Keys, scanner bursts and the simulated hood; see the module's description."""
+
+    def __init__(self, qtbot, station: Station) -> None:
+        self.qtbot = qtbot
+        self.station = station
+        self.window = station.window
+        assert station.demo is not None, "the end-to-end tests run the demo hood"
+        self.hood = station.demo
+
+    # ------------------------------------------------------------ keys
+
+    def focus(self) -> QWidget:
+        """The widget that has the keyboard (the window's, when nothing inside has it)."""
+        widget = QApplication.focusWidget()
+        return widget if widget is not None else self.window
+
+    def type(self, text: str) -> None:
+        """Type ``text`` at human speed into whatever has the focus."""
+        for char in text:
+            self.qtbot.keyClick(self.focus(), char)
+            self.qtbot.wait(TYPING_DELAY_MS)
+
+    def press(self, key: Qt.Key) -> None:
+        """Press one key (Enter, F8 …) at human speed."""
+        self.qtbot.keyClick(self.focus(), key)
+        self.qtbot.wait(TYPING_DELAY_MS)
+
+    def scan(self, text: str) -> None:
+        """A keyboard-wedge scanner's burst: every character at once, then Enter."""
+        target = self.focus()
+        for char in text:
+            if char == GS:  # a scanner types GS as Ctrl+] (QTest has no key for it)
+                for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+                    QApplication.sendEvent(target, QKeyEvent(
+                        kind, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.ControlModifier, GS))
+            else:
+                self.qtbot.keyClick(target, char)
+        self.qtbot.keyClick(target, Qt.Key.Key_Return)
+
+    def sign_in(self, user_id: str = "tech.demo") -> None:
+        """Type the user id and password, Enter after each."""
+        account = next(a for a in DEMO_ACCOUNTS if a.user_id == user_id)
+        self.qtbot.waitUntil(self.window.login_view.user_id_field.hasFocus, timeout=5000)
+        self.type(account.user_id)
+        self.press(Qt.Key.Key_Return)
+        self.type(account.password)
+        self.press(Qt.Key.Key_Return)
+        self.qtbot.waitUntil(lambda: self.window.session is not None, timeout=10_000)
+
+    # ------------------------------------------------------------ the hood
+
+    @property
+    def presenter(self):
+        """The preparation presenter (its view and preparation mirror the hood worker's)."""
+        return self.station.preparation
+
+    def snapshot(self) -> tuple[object, ...]:
+        """What changes when the preparation moves on."""
+        view, prep = self.presenter.view, self.presenter.preparation
+        if view is None or prep is None:
+            return (None,)
+        attempts = sum(len(r.attempts) + len(r.photos) for r in prep.records)
+        return (view.phase, view.step_number, view.next_action, attempts)
+
+    def wait_for_change(self, before: tuple[object, ...],
+                        timeout: int = STEP_TIMEOUT_MS) -> None:
+        """Wait until the preparation is not where it was."""
+        try:
+            self.qtbot.waitUntil(lambda: self.snapshot() != before, timeout=timeout)
+        except Exception as error:
+            state = self.presenter.state
+            raise AssertionError(f"stuck at {before}: message {state.message!r}, "
+                                 f"stop {state.stop!r}, instruction {state.instruction!r}, "
+                                 f"demo {self.hood.state}") from error
+
+    def wait_for(self, action: NextAction, timeout: int = STEP_TIMEOUT_MS) -> None:
+        """Wait until the station asks for ``action``."""
+        self.qtbot.waitUntil(lambda: self.presenter.view is not None
+                             and self.presenter.view.next_action is action, timeout=timeout)
+
+    def do_step(self, mistake: Mistake | None = None) -> None:
+        """Do what the station asks next (with ``mistake``), and wait until it moved on."""
+        view, prep = self.presenter.view, self.presenter.preparation
+        assert view is not None
+        before = self.snapshot()
+        if view.next_action in {NextAction.RETRY, NextAction.RETRY_OR_OVERRIDE}:
+            self.hood.show_nothing()  # the wrong package goes back before the step is redone
+            self.press(Qt.Key.Key_Return)
+            self.wait_for_change(before)
+            return
+        text = self.hood.perform(view, prep, mistake)
+        if text is not None:
+            self.scan(text)
+        elif view.next_action is NextAction.CONFIRM or (
+                view.next_action is NextAction.PHOTO and prep is not None
+                and prep.step is not None and prep.step.kind is StepKind.PHOTO):
+            self.press(Qt.Key.Key_Return)
+        self.wait_for_change(before)
+
+    def work_until(self, stop: set[NextAction] | None = None, *,
+                   phases: frozenset[Phase] = frozenset({Phase.AWAITING_VERIFICATION}),
+                   limit: int = 60) -> None:
+        """Do each step right until the station asks for one of ``stop`` or reaches a phase."""
+        for _ in range(limit):
+            view = self.presenter.view
+            if view is not None and (view.phase in phases or (
+                    stop is not None and view.next_action in stop)):
+                return
+            self.do_step()
+        raise AssertionError(f"did not get there in {limit} steps: {self.presenter.view}")
+
+    def finish(self) -> None:
+        """Do each step right until the preparation is held for verification."""
+        self.work_until()
+
+
+def single_vial_order(station: Station) -> str:
+    """The most urgent sample order made from one vial into a bag, with no pharmacist check."""
+    from station.records.formulary_versions import FormularyVersions  # noqa: PLC0415
+    from station.records.order_book import OrderBook  # noqa: PLC0415
+
+    formulary = FormularyVersions(station.record.engine).latest().formulary()  # type: ignore[union-attr]
+    for order in OrderBook(station.record.engine, local_clock).worklist():
+        recipe = build_recipe(order, formulary, SITE_TOLERANCE)
+        kinds = [s.kind for s in recipe.steps]
+        scans = kinds.count(StepKind.SCAN)
+        if (order.base is not None and scans == 2 and len(order.ingredients) == 1
+                and StepKind.PHARMACIST_CHECK not in kinds and not recipe.hazardous):
+            return order.order_id
+    raise AssertionError("the sample worklist has no single-vial order")

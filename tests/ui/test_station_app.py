@@ -1,0 +1,180 @@
+"""The station window end to end: sign in, worklist, a guided preparation, held.
+
+Everything is real but the physical world: the record is SQLite in a temporary folder, the
+balance is the simulator on a pseudo-terminal read through the real MT-SICS driver on its own
+thread, the camera is the simulated hood camera decoded by the real pipeline. The operator
+only presses keys and scans; an application-wide event filter counts both, and mouse clicks.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from station.core.workflow import Phase, StopReason
+from station.demo_hood import Mistake
+from station.hood import NextAction
+from tests.ui.station_driver import (
+    Technician,
+    demo_config,
+    local_clock,
+    screenshot,
+    single_vial_order,
+)
+from ui.app import build_station
+from ui.signature_dialog import SignatureDialog
+
+
+@pytest.fixture
+def station(qtbot, tmp_path):
+    built = build_station(demo_config(tmp_path), clock=local_clock, seed=3)
+    qtbot.addWidget(built.window)
+    built.window.resize(1920, 1080)
+    built.start()
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def technician(qtbot, station):
+    return Technician(qtbot, station)
+
+
+def test_a_single_vial_dose_from_sign_in_to_held_needs_no_mouse(technician, station, qtbot):
+    window = station.window
+    screenshot(window, "station_sign_in")
+    technician.sign_in()
+    qtbot.waitUntil(lambda: window.current_page is window.worklist_view, timeout=5000)
+    qtbot.waitUntil(lambda: len(window.worklist_presenter.state.rows) > 0, timeout=10_000)
+    screenshot(window, "station_worklist")
+    order_id = single_vial_order(station)
+    technician.scan(order_id)
+    qtbot.waitUntil(lambda: window.current_page is window.preparation_view, timeout=10_000)
+    technician.finish()
+    qtbot.waitUntil(lambda: window.current_page is window.worklist_view, timeout=10_000)
+    screenshot(window, "station_held")
+    prep = station.preparation.preparation
+    assert prep is not None and prep.phase is Phase.AWAITING_VERIFICATION
+    assert order_id not in {r.order_id for r in window.worklist_presenter.state.rows}
+    assert "held for a pharmacist's verification" in window.worklist_presenter.state.message
+    counts = station.scanner_filter
+    assert counts.mouse_clicks == 0
+    assert counts.scans >= 2  # the order and the label
+    assert counts.key_presses > 0
+
+
+def start_single_vial_order(technician, station, qtbot) -> str:
+    window = station.window
+    technician.sign_in()
+    qtbot.waitUntil(lambda: len(window.worklist_presenter.state.rows) > 0, timeout=10_000)
+    order_id = single_vial_order(station)
+    technician.scan(order_id)
+    qtbot.waitUntil(lambda: window.current_page is window.preparation_view, timeout=10_000)
+    return order_id
+
+
+def drug_step_reached(technician) -> None:
+    """Work up to the scan of the drug vial (after the base's scan and weighing)."""
+    for _ in range(5):
+        technician.work_until({NextAction.SCAN})
+        step = technician.presenter.preparation.step
+        if step.product is not None and step.product.role.value != "base":
+            return
+        technician.do_step()
+    raise AssertionError("no drug vial to scan")
+
+
+def test_a_wrong_vial_and_an_expired_lot_are_hard_stops_redone_with_enter(technician, station,
+                                                                           qtbot):
+    start_single_vial_order(technician, station, qtbot)
+    drug_step_reached(technician)
+    technician.do_step(Mistake.WRONG_PRODUCT)
+    view = station.preparation.view
+    assert view.phase is Phase.HARD_STOP
+    assert station.preparation.preparation.stop.reason is StopReason.WRONG_PRODUCT
+    prep_view = station.window.preparation_view
+    assert prep_view.stop_label.isVisible()
+    assert prep_view.stop_label.text().startswith("✖ STOPPED — wrong product")
+    assert not prep_view.override_button.isEnabled()  # a wrong product is never overridden
+    screenshot(station.window, "station_hard_stop")
+    technician.press(Qt.Key.Key_F8)  # no override is offered: nothing opens
+    assert station.window.findChild(SignatureDialog) is None
+    technician.do_step()  # Enter: redo the step
+    assert station.preparation.view.next_action is NextAction.SCAN
+    technician.do_step(Mistake.EXPIRED_LOT)
+    assert station.preparation.preparation.stop.reason is StopReason.EXPIRED
+    technician.do_step()  # Enter
+    technician.do_step()  # the right vial this time
+    assert station.preparation.view.phase is Phase.IN_PROGRESS
+    attempts = station.preparation.preparation.record(
+        station.preparation.preparation.current).attempts
+    assert [a.accepted for a in attempts][-3:] == [False, False, True]
+    assert station.scanner_filter.mouse_clicks == 0
+
+
+def test_an_out_of_tolerance_draw_stops_and_a_corrected_one_is_accepted(technician, station,
+                                                                        qtbot):
+    start_single_vial_order(technician, station, qtbot)
+    drug_step_reached(technician)
+    # the drug vial, its photo, the empty syringe: then the draw
+    for _ in range(5):
+        technician.work_until({NextAction.WEIGH})
+        if station.preparation.view.expected_reading is not None:
+            break
+        technician.do_step()
+    screenshot(station.window, "station_weighing")
+    technician.do_step(Mistake.DOSE_HIGH)
+    prep = station.preparation.preparation
+    assert prep.stop.reason is StopReason.OUT_OF_TOLERANCE
+    assert station.window.preparation_view.override_button.isEnabled()
+    screenshot(station.window, "station_out_of_tolerance")
+    technician.do_step()  # Enter: redo
+    technician.do_step()  # the corrected syringe, placed again
+    prep = station.preparation.preparation
+    assert prep.phase is Phase.IN_PROGRESS
+    weights = [e for e in station.record.events.events_of(prep.preparation_id)
+               if e.kind == "weight_read"]
+    assert len(weights) >= 2
+    technician.finish()
+    assert station.preparation.view.phase is Phase.AWAITING_VERIFICATION
+
+
+def test_an_unplugged_balance_is_shown_within_a_second_and_the_step_waits(technician, station,
+                                                                          qtbot):
+    start_single_vial_order(technician, station, qtbot)
+    technician.work_until({NextAction.WEIGH})
+    before = technician.snapshot()
+    status = station.window.status
+    technician.hood.unplug_balance()
+    qtbot.waitUntil(lambda: "DISCONNECTED" in status.balance_label.text().upper(),
+                    timeout=1000)
+    screenshot(station.window, "station_balance_unplugged")
+    technician.hood.perform(station.preparation.view, station.preparation.preparation)
+    qtbot.wait(1500)
+    assert technician.snapshot() == before  # nothing recorded while the balance is away
+    technician.hood.replug_balance()
+    qtbot.waitUntil(lambda: "Balance: CONNECTED —" in status.balance_label.text(),
+                    timeout=5000)
+    technician.wait_for_change(before)  # the weight on the pan is taken once it is back
+    technician.finish()
+    assert station.preparation.view.phase is Phase.AWAITING_VERIFICATION
+
+
+def test_a_blurry_photo_is_refused_and_retaken(technician, station, qtbot):
+    start_single_vial_order(technician, station, qtbot)
+    view = station.preparation.view
+    assert view.next_action is NextAction.SCAN
+    product = station.preparation.preparation.step.product
+    technician.hood.show(product, blur=12.0)  # the camera is out of focus
+    technician.qtbot.wait(300)  # frames already on their way show the blur too
+    technician.scan(technician.hood.handheld_text(product))  # the handheld reads the bag
+    technician.wait_for(NextAction.RETRY)
+    prep = station.preparation.preparation
+    assert prep.stop.reason is StopReason.BAD_PHOTO
+    assert "blurry" in station.window.preparation_view.stop_label.text()
+    technician.hood.show(product)  # focus
+    technician.do_step()  # Enter: retake
+    technician.qtbot.waitUntil(
+        lambda: station.preparation.view.next_action is not NextAction.PHOTO, timeout=10_000)
+    record = station.preparation.preparation.record(1)
+    assert [p.problem is None for p in record.photos] == [False, True]
