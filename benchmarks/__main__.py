@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = {
     "balance": "benchmarks.bench_balance",
     "decoding": "benchmarks.bench_decoding",
+    "gui": "benchmarks.bench_gui",
     "records": "benchmarks.bench_records",
 }
 
