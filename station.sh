@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever this checkout needs on a Debian/Ubuntu machine, then runs it.
 #
-#   ./station.sh start   install, then start the station on its embedded defaults
-#                        (until the station window lands, this lists the commands)
+#   ./station.sh start   install, then open the station window on its embedded defaults
+#                        (the demo: simulated balance and camera, sample data, SQLite)
 #   ./station.sh test    install, then run the whole test suite
 #   ./station.sh bench   install, then run the benchmarks (each figure beside its baseline)
 #
@@ -13,7 +13,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="$here/.venv"
 
 # System libraries: the Python runtime's venv module, zbar for pyzbar, and what Qt links at run time.
-runtime_debs=(python3-venv libzbar0 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libxcb-cursor0)
+# Qt's X11 platform plugin (xcb) needs these at run time; the tests run offscreen without them.
+runtime_debs=(python3-venv libzbar0 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1
+              libdbus-1-3 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
+              libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-sync1 libxcb-xfixes0
+              libxcb-xkb1)
 # What the tests need beyond the runtime: a real PostgreSQL server.
 test_debs=(postgresql)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -264,6 +265,11 @@ def main(argv: Sequence[str] | None = None, *, config_path: Path | None = None) 
     """Open the station window (``station app``); returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                                                    "%(message)s")
+    if not (os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY")
+            or os.environ.get("WAYLAND_DISPLAY")):
+        print("station app: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are "
+              "unset): run it on the station's desktop, or under xvfb-run", file=sys.stderr)
+        return 1
     app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
     assert isinstance(app, QApplication)
     app.setApplicationName("IV station")
@@ -271,6 +277,9 @@ def main(argv: Sequence[str] | None = None, *, config_path: Path | None = None) 
     station = build_station(load_config(path), config_path=path)
     station.window.closing.connect(station.close)
     app.aboutToQuit.connect(station.close)
+    screen = app.primaryScreen()
+    if screen is not None:  # without a window manager showMaximized alone does nothing
+        station.window.setGeometry(screen.availableGeometry())
     station.start()
     station.window.showMaximized()
     return app.exec()

@@ -166,7 +166,9 @@ class PreparationPresenter(QObject):
         self.view, self.preparation = view, prep
         self._set(self._render(view, prep))
         self._update_gauge_target()
-        self._stream(view.next_action in {NextAction.WEIGH, NextAction.BALANCE_CHECK})
+        # Live weights while weighing, and while stopped at a weighing (to adjust the syringe).
+        self._stream(view.next_action in {NextAction.WEIGH, NextAction.BALANCE_CHECK}
+                     or view.expected_reading is not None)
         self._photo_by_itself()
         if prep is not None and view.phase in {Phase.AWAITING_VERIFICATION, Phase.CANCELLED,
                                                 Phase.REJECTED} and (
@@ -368,7 +370,8 @@ class PreparationPresenter(QObject):
     def _update_gauge_target(self) -> None:
         view = self.view
         target = low = high = None
-        if view is not None and view.next_action is NextAction.WEIGH:
+        if view is not None and (view.next_action is NextAction.WEIGH
+                                 or view.expected_reading is not None):
             target, low, high = view.expected_reading, view.band_low, view.band_high
         elif view is not None and view.next_action is NextAction.BALANCE_CHECK and (
                 self.balance is not None and self.balance.readability is not None):

@@ -13,9 +13,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -73,7 +75,14 @@ class StationWindow(QMainWindow):
         body.setContentsMargins(0, 0, 0, 0)
         body.addWidget(self.pages, 1)
         if side_panel is not None:
-            body.addWidget(side_panel)
+            scroller = QScrollArea(self)  # a short screen scrolls the panel, never squeezes it
+            scroller.setObjectName("side_panel_scroller")
+            scroller.setWidget(side_panel)
+            scroller.setWidgetResizable(True)
+            scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroller.setFrameShape(QFrame.Shape.NoFrame)
+            scroller.setFixedWidth(side_panel.maximumWidth() + 16)
+            body.addWidget(scroller)
         central = QWidget(self)
         outer = QVBoxLayout(central)
         outer.setContentsMargins(0, 0, 0, 0)

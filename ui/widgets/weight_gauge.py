@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from enum import Enum
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -76,12 +76,23 @@ def band_text(state: WeightGaugeState) -> str:
     position = state.position
     value, low, high = state.value, state.low, state.high
     if position is BandPosition.LOW and value is not None and low is not None:
-        return f"▼ LOW — add {low - value:f} {state.unit}"
+        return f"▼ LOW — add {_at_least(low - value, value):f} {state.unit}"
     if position is BandPosition.HIGH and value is not None and high is not None:
-        return f"▲ HIGH — remove {value - high:f} {state.unit}"
+        return f"▲ HIGH — remove {_at_least(value - high, value):f} {state.unit}"
     if position is BandPosition.IN_BAND:
         return "✔ IN BAND"
     return ""
+
+
+def _at_least(amount: Decimal, reading: Decimal) -> Decimal:
+    """``amount`` to the reading's own decimals, rounded up so it is enough to reach the band.
+
+    >>> _at_least(Decimal("4.83550"), Decimal("7.047"))
+    Decimal('4.836')
+    """
+    exponent = reading.as_tuple().exponent
+    step = Decimal(1).scaleb(exponent) if isinstance(exponent, int) else Decimal("0.001")
+    return amount.quantize(step, rounding=ROUND_UP)
 
 
 @dataclass(frozen=True)
