@@ -199,6 +199,7 @@ def _wire(window: StationWindow, presenter: PreparationPresenter, worklist: Work
     preview = window.preparation_view.camera
     # devices -> status bar, presenter, hood
     balance.state_changed.connect(status.set_balance_state)
+    balance.state_changed.connect(presenter.on_balance_state)
     balance.identified.connect(presenter.on_balance_connected)
     balance.identified.connect(hood.balance_identified)
     balance.live_reading.connect(presenter.on_live_reading)

@@ -160,12 +160,22 @@ class DemoPanel(QWidget):
 
     # ------------------------------------------------------------------ building
 
+    def _say(self, label: QLabel, text: str) -> None:
+        """Set a wrapped label's text and reserve the height it needs at the panel's width.
+
+        In a scroll area Qt does not ask a wrapped label for its height at the given width,
+        so without this a long line would overlap the widget below it.
+        """
+        label.setText(text)
+        label.setMinimumHeight(label.heightForWidth(PANEL_WIDTH - 32))
+
     def _label(self, name: str, text: str, points: int, *, bold: bool = False) -> QLabel:
         label = QLabel(text, self)
         label.setObjectName(name)
         label.setFont(font(points, bold=bold))
         label.setWordWrap(True)
         label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setMinimumHeight(label.heightForWidth(PANEL_WIDTH - 32))
         return label
 
     def _button(self, name: str, text: str, style: str, tip: str) -> QPushButton:
@@ -199,11 +209,11 @@ class DemoPanel(QWidget):
         doing = self._hood.describe(view, prep) if view is not None else ""
         self.right_button.setEnabled(bool(doing))
         if view is None:
-            self.next_label.setText("Start a preparation from the worklist.")
+            self._say(self.next_label, "Start a preparation from the worklist.")
         elif doing:
-            self.next_label.setText(f"Next: {doing}.")
+            self._say(self.next_label, f"Next: {doing}.")
         else:
-            self.next_label.setText(_ELSEWHERE.get(view.next_action, ""))
+            self._say(self.next_label, _ELSEWHERE.get(view.next_action, ""))
         state = self._hood.state
         self.plug_button.setText(UNPLUG if state.balance_plugged else f"⚠ {REPLUG}")
         self.plug_button.setStyleSheet(_BUTTON_STYLE if state.balance_plugged
@@ -211,7 +221,7 @@ class DemoPanel(QWidget):
         self.plug_button.setAccessibleName(self.plug_button.text())
         cable = "" if state.balance_plugged else "\nThe balance is UNPLUGGED."
         blur = ", out of focus" if state.blur else ""
-        self.status_label.setText(f"On the pan: {state.on_pan}.\n"
+        self._say(self.status_label, f"On the pan: {state.on_pan}.\n"
                                   f"In view: {state.in_view}{blur}.{cable}")
 
     # ------------------------------------------------------------------ acting
@@ -223,7 +233,7 @@ class DemoPanel(QWidget):
         try:
             text = self._hood.perform(view, self._prep, mistake)
         except ValueError as error:  # a mistake that no longer applies
-            self.next_label.setText(str(error))
+            self._say(self.next_label, str(error))
             return
         self._refresh()
         if text is not None:
@@ -255,7 +265,7 @@ class DemoPanel(QWidget):
             else:
                 self._hood.replug_balance()
         except (OSError, RuntimeError) as error:  # the simulator did not answer
-            self.status_label.setText(f"The cable did not move: {error}")
+            self._say(self.status_label, f"The cable did not move: {error}")
             return
         self._refresh()
 

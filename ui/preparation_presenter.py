@@ -28,6 +28,7 @@ from typing import Protocol
 from PySide6.QtCore import QObject, Signal
 
 from scale_drivers.api import BalanceInfo, Reading
+from scale_drivers.connection import LinkState
 from station.camera import Frame
 from station.core.acceptance import Status
 from station.core.balance_check import check_limit
@@ -156,6 +157,7 @@ class PreparationPresenter(QObject):
         self._photo_wanted: tuple[str, int, int] | None = None
         self._photo_asked: tuple[str, int, int] | None = None
         self._streaming = False
+        self._link = LinkState.DISCONNECTED.value
         self._gauge = WeightGaugeState()
 
     # ------------------------------------------------------------ from the hood worker
@@ -190,10 +192,22 @@ class PreparationPresenter(QObject):
             self._capture = WeightCapture(info.readability)
         self._update_gauge_target()
 
+    def on_balance_state(self, state: str, _detail: str) -> None:
+        """The balance's link: while it is not connected the gauge says the step waits."""
+        self._link = state
+        if state == LinkState.CONNECTED.value:
+            if self._gauge.message.startswith("BALANCE"):
+                self._gauge_message("")
+        else:
+            if self._capture is not None:
+                self._capture.failed()
+            self._gauge_message(f"BALANCE {state.upper()}: the step waits for it")
+
     def on_live_reading(self, reading: Reading | None, problem: str) -> None:
         """A live reading (or why there is none): the gauge, and maybe an auto-capture."""
         if reading is None:
-            self._gauge_message(problem)
+            if self._link == LinkState.CONNECTED.value:
+                self._gauge_message(problem)  # overload, underload, busy: the balance says so
             return
         # The gauge widget shows the value itself; keep it here so a new target keeps it.
         self._gauge = replace(self._gauge, value=reading.value, stable=reading.stable)
@@ -243,6 +257,9 @@ class PreparationPresenter(QObject):
             self.camera_read_requested.emit(frame, symbols)
         text = self.state.decision_text if scanning else "not scanning at this step"
         status = self.state.decision if scanning else Status.PENDING
+        prep = self.preparation
+        if prep is not None and prep.stop is not None and prep.phase is Phase.HARD_STOP:
+            text, status = f"stopped: {prep.stop.reason.value}", Status.REFUSED
         tags = [self.tag(s) for s in symbols]
         self.symbols_shown.emit(frame.index, symbols, text, status, tags)
 

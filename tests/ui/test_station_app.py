@@ -96,6 +96,7 @@ def test_a_wrong_vial_and_an_expired_lot_are_hard_stops_redone_with_enter(techni
     assert prep_view.stop_label.isVisible()
     assert prep_view.stop_label.text().startswith("✖ STOPPED — wrong product")
     assert not prep_view.override_button.isEnabled()  # a wrong product is never overridden
+    qtbot.wait(400)  # the camera's next frames carry the stop on their banner
     screenshot(station.window, "station_hard_stop")
     technician.press(Qt.Key.Key_F8)  # no override is offered: nothing opens
     assert station.window.findChild(SignatureDialog) is None
@@ -127,6 +128,7 @@ def test_an_out_of_tolerance_draw_stops_and_a_corrected_one_is_accepted(technici
     prep = station.preparation.preparation
     assert prep.stop.reason is StopReason.OUT_OF_TOLERANCE
     assert station.window.preparation_view.override_button.isEnabled()
+    qtbot.wait(400)
     screenshot(station.window, "station_out_of_tolerance")
     technician.do_step()  # Enter: redo
     technician.do_step()  # the corrected syringe, placed again

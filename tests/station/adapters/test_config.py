@@ -580,3 +580,11 @@ def test_the_documentation_names_every_key():
         assert f"### `[{table}]`" in text
         for key in keys:
             assert f"| `{key}` |" in text, f"{table}.{key}"
+
+
+def test_the_readme_example_loads():
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = config_from_mapping(tomllib.loads(block), source="README.md")
+    assert not config.demo
+    assert (config.balance.protocol, config.camera.device_index) == ("mt-sics", 0)
