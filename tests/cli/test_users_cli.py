@@ -171,18 +171,10 @@ def test_an_unreachable_database_is_one_line(station):
 
 # ------------------------------------------------------------------------------ a real process
 
-# Registers `users` on the real command line unless station.cli already does, then runs it.
+# The real command line, in a process of its own.
 _MAIN = """
-import argparse, sys
-from station import cli, users_commands
-build = cli._parser
-def parser():
-    built = build()
-    commands = next(a for a in built._actions if isinstance(a, argparse._SubParsersAction))
-    if "users" not in commands.choices:
-        users_commands.add_commands(commands)
-    return built
-cli._parser = parser
+import sys
+from station import cli
 sys.exit(cli.main(sys.argv[1:]))
 """
 
