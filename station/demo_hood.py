@@ -169,6 +169,22 @@ class Package:
 
 
 @dataclass(frozen=True)
+class OperatorMove:
+    """What the technician does at the keys for a step: scan a text, press Enter, or wait."""
+
+    scan: str | None = None
+    enter: bool = False
+
+
+def progress_marker(view: HoodView | None, prep: Preparation | None) -> tuple[object, ...]:
+    """What changes whenever the preparation moves on (a step, an attempt or a photo)."""
+    if view is None or prep is None:
+        return (None,)
+    attempts = sum(len(r.attempts) + len(r.photos) for r in prep.records)
+    return (view.phase, view.step_number, view.next_action, attempts)
+
+
+@dataclass(frozen=True)
 class DemoState:
     """What is on the pan and in front of the camera now, in grams and in words."""
 
@@ -333,6 +349,25 @@ class DemoHood:
         """What :meth:`perform` would do, in words ("" when nothing is physical)."""
         with self._lock:
             return self._plan(view, prep, mistake).words
+
+    def next_move(self, view: HoodView, prep: Preparation | None,
+                  mistake: Mistake | None = None) -> OperatorMove:
+        """Do the physical part of the next step and say what the technician then does.
+
+        After a hard stop the wrong package goes back first and Enter redoes the step; a
+        label step is a handheld scan; a manual step or the last photograph is Enter.
+        """
+        if view.next_action in {NextAction.RETRY, NextAction.RETRY_OR_OVERRIDE}:
+            self.show_nothing()
+            return OperatorMove(enter=True)
+        text = self.perform(view, prep, mistake)
+        if text is not None:
+            return OperatorMove(scan=text)
+        step = prep.step if prep is not None else None
+        enter = view.next_action is NextAction.CONFIRM or (
+            view.next_action is NextAction.PHOTO and step is not None
+            and step.kind is StepKind.PHOTO)
+        return OperatorMove(enter=enter)
 
     def perform(self, view: HoodView, prep: Preparation | None,
                 mistake: Mistake | None = None) -> str | None:

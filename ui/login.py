@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
@@ -31,6 +32,7 @@ from station.records.users import AuthenticationError, Session, SessionManager
 from ui.look import font, line_edit
 
 Clock = Callable[[], dt.datetime]
+_log = logging.getLogger(__name__)
 
 #: (user id, password, role) of each demo account, shown only in demo mode.
 DemoUser = tuple[str, str, str]
@@ -45,10 +47,11 @@ CONTROL_HEIGHT = 72
 
 @dataclass(frozen=True)
 class LoginState:
-    """What the sign-in screen shows: an error, or the session that just started."""
+    """What the sign-in screen shows: checking, an error, or the session that just started."""
 
     error: str = ""
     session: Session | None = None
+    checking: bool = False
 
     @property
     def signed_in(self) -> bool:
@@ -57,10 +60,16 @@ class LoginState:
 
 
 class LoginPresenter(QObject):
-    """Starts sessions through ``sessions`` at the time ``clock`` gives."""
+    """Starts sessions through ``sessions`` at the time ``clock`` gives.
+
+    The password check is slow on purpose (argon2, over a tenth of a second) and reads the
+    record, so it runs in Qt's thread pool; the answer comes back to this object's thread
+    as a new state. One check at a time: a second Enter while checking does nothing.
+    """
 
     state_changed = Signal(object)  # LoginState
     signed_in = Signal(object)  # Session
+    _checked = Signal(object, str)  # Session | None, error (from the pool thread)
 
     def __init__(self, sessions: SessionManager, clock: Clock,
                  parent: QObject | None = None) -> None:
@@ -68,27 +77,44 @@ class LoginPresenter(QObject):
         self._sessions = sessions
         self._clock = clock
         self.state = LoginState()
+        self._checked.connect(self._on_checked)
 
     def submit(self, user_id: str, password: str) -> LoginState:
-        """Try to sign in; the new state is returned and emitted."""
+        """Check the user id and password; the outcome arrives as ``state_changed``."""
+        if self.state.checking:
+            return self.state
         user_id = user_id.strip()
         if not user_id:
             return self._set(LoginState(error=ENTER_USER_ID))
         if not password:
             return self._set(LoginState(error=ENTER_PASSWORD))
+        now = self._clock()
+        QThreadPool.globalInstance().start(lambda: self._check(user_id, password, now))
+        return self._set(LoginState(checking=True))
+
+    def _check(self, user_id: str, password: str, now: dt.datetime) -> None:
+        """On a pool thread: the slow part."""
         try:
-            session = self._sessions.start(user_id, password, now=self._clock())
+            session = self._sessions.start(user_id, password, now=now)
         except AuthenticationError as error:
-            return self._set(LoginState(error=str(error)))
-        state = self._set(LoginState(session=session))
+            self._checked.emit(None, str(error))
+        except Exception as error:  # the record is unreachable: say so, never hang
+            _log.exception("sign-in of %s failed", user_id)
+            self._checked.emit(None, f"sign-in failed: {error}")
+        else:
+            self._checked.emit(session, "")
+
+    def _on_checked(self, session: Session | None, error: str) -> None:
+        if session is None:
+            self._set(LoginState(error=error))
+            return
+        self._set(LoginState(session=session))
         self.signed_in.emit(session)
-        return state
 
     def _set(self, state: LoginState) -> LoginState:
         self.state = state
         self.state_changed.emit(state)
         return state
-
 
 
 class LoginView(QWidget):
@@ -100,7 +126,7 @@ class LoginView(QWidget):
                  demo_users: Sequence[DemoUser] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._presenter = presenter
+        self.presenter = presenter
         self.setObjectName("login_view")
         self.setFont(font(FONT_PT))
 
@@ -210,13 +236,17 @@ class LoginView(QWidget):
             self.password_field.setFocus()
 
     def _on_submit_requested(self) -> None:
-        self._presenter.submit(self.user_id_field.text(), self.password_field.text())
+        self.presenter.submit(self.user_id_field.text(), self.password_field.text())
 
     def _on_state_changed(self, state: LoginState) -> None:
         self.show_state(state)
 
     def show_state(self, state: LoginState) -> None:
-        """Show ``state``: the error (password cleared) or a cleared form after sign-in."""
+        """Show ``state``: checking, the error (password cleared) or a cleared form."""
+        self.sign_in_button.setEnabled(not state.checking)
+        self.sign_in_button.setText("Checking…" if state.checking else "Sign in")
+        if state.checking:
+            return
         self.password_field.clear()
         if state.signed_in:
             self.user_id_field.clear()

@@ -85,6 +85,14 @@ class Recipe:
         """True when any ingredient is a hazardous drug."""
         return any(s.product is not None and s.product.hazardous for s in self.steps)
 
+    @property
+    def standard_single_vial(self) -> bool:
+        """The standard dose: one drug from one vial into a base, no check, not hazardous."""
+        kinds = [s.kind for s in self.steps]
+        return (self.order.base is not None and len(self.order.ingredients) == 1
+                and kinds.count(StepKind.SCAN) == 2 and StepKind.PHARMACIST_CHECK not in kinds
+                and not self.hazardous)
+
 
 class _Planner:
     """Accumulates steps, numbering them as they are added."""

@@ -110,3 +110,13 @@ def test_orders_that_cannot_be_made_are_refused_with_the_reason(formulary, ingre
     with pytest.raises(RecipeError) as raised:
         build_recipe(order("RX", ingredient, **extra), formulary, TOLERANCE)
     assert str(raised.value) == message
+
+
+def test_the_standard_single_vial_dose_is_recognised():
+    from station.catalog_files import load_formulary, load_worklist  # noqa: PLC0415
+
+    formulary, worklist = load_formulary(), load_worklist()
+    standard = {o.order_id for o in worklist
+                if build_recipe(o, formulary, TOLERANCE).standard_single_vial}
+    # heparin, fentanyl and one more into a bag: one vial each, no pharmacist check
+    assert standard == {"RX-260108", "RX-260118", "RX-260119"}

@@ -17,10 +17,10 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from station.config import config_from_mapping
-from station.core.recipe import StepKind, build_recipe
+from station.core.recipe import build_recipe
 from station.core.workflow import Phase
 from station.demo_content import DEMO_ACCOUNTS
-from station.demo_hood import Mistake
+from station.demo_hood import Mistake, progress_marker
 from station.hood import NextAction
 from ui.app import SITE_TOLERANCE, Station
 
@@ -109,11 +109,7 @@ class Technician:
 
     def snapshot(self) -> tuple[object, ...]:
         """What changes when the preparation moves on."""
-        view, prep = self.presenter.view, self.presenter.preparation
-        if view is None or prep is None:
-            return (None,)
-        attempts = sum(len(r.attempts) + len(r.photos) for r in prep.records)
-        return (view.phase, view.step_number, view.next_action, attempts)
+        return progress_marker(self.presenter.view, self.presenter.preparation)
 
     def wait_for_change(self, before: tuple[object, ...],
                         timeout: int = STEP_TIMEOUT_MS) -> None:
@@ -136,17 +132,10 @@ class Technician:
         view, prep = self.presenter.view, self.presenter.preparation
         assert view is not None
         before = self.snapshot()
-        if view.next_action in {NextAction.RETRY, NextAction.RETRY_OR_OVERRIDE}:
-            self.hood.show_nothing()  # the wrong package goes back before the step is redone
-            self.press(Qt.Key.Key_Return)
-            self.wait_for_change(before)
-            return
-        text = self.hood.perform(view, prep, mistake)
-        if text is not None:
-            self.scan(text)
-        elif view.next_action is NextAction.CONFIRM or (
-                view.next_action is NextAction.PHOTO and prep is not None
-                and prep.step is not None and prep.step.kind is StepKind.PHOTO):
+        move = self.hood.next_move(view, prep, mistake)
+        if move.scan is not None:
+            self.scan(move.scan)
+        elif move.enter:
             self.press(Qt.Key.Key_Return)
         self.wait_for_change(before)
 
@@ -174,10 +163,6 @@ def single_vial_order(station: Station) -> str:
 
     formulary = FormularyVersions(station.record.engine).latest().formulary()  # type: ignore[union-attr]
     for order in OrderBook(station.record.engine, local_clock).worklist():
-        recipe = build_recipe(order, formulary, SITE_TOLERANCE)
-        kinds = [s.kind for s in recipe.steps]
-        scans = kinds.count(StepKind.SCAN)
-        if (order.base is not None and scans == 2 and len(order.ingredients) == 1
-                and StepKind.PHARMACIST_CHECK not in kinds and not recipe.hazardous):
+        if build_recipe(order, formulary, SITE_TOLERANCE).standard_single_vial:
             return order.order_id
     raise AssertionError("the sample worklist has no single-vial order")

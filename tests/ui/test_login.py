@@ -65,7 +65,8 @@ FAILURES = [
 
 def test_the_right_password_starts_a_session(presenter, qtbot):
     with qtbot.waitSignal(presenter.signed_in) as blocker:
-        state = presenter.submit(" tech.ana ", PASSWORD)
+        assert presenter.submit(" tech.ana ", PASSWORD).checking  # answered off the GUI thread
+    state = presenter.state
     assert state.error == ""
     assert state.session is blocker.args[0]
     assert state.session.user.user_id == "tech.ana"
@@ -75,7 +76,9 @@ def test_the_right_password_starts_a_session(presenter, qtbot):
 @pytest.mark.parametrize(("user_id", "password", "message"), FAILURES)
 def test_each_failure_gives_its_own_words(presenter, qtbot, user_id, password, message):
     with qtbot.assertNotEmitted(presenter.signed_in):
-        state = presenter.submit(user_id, password)
+        presenter.submit(user_id, password)
+        qtbot.waitUntil(lambda: not presenter.state.checking, timeout=5000)
+    state = presenter.state
     assert state.error == message
     assert state.session is None
 
@@ -122,6 +125,7 @@ def test_each_failure_is_shown_on_the_view(presenter, qtbot, user_id, password, 
     view = _view(presenter, qtbot)
     with qtbot.assertNotEmitted(view.signed_in):
         _type_and_enter(qtbot, view, user_id, password)
+        qtbot.waitUntil(lambda: not presenter.state.checking, timeout=5000)
     assert view.error_label.isVisible()
     assert view.error_label.text() == f"✖ {message}"
     assert view.password_field.text() == ""
@@ -143,3 +147,11 @@ def test_demo_users_and_passwords_are_listed_only_in_demo_mode(presenter, qtbot)
     assert plain.demo_label is None
     shown = " ".join(label.text() for label in plain.findChildren(QLabel))
     assert "tech-demo-123" not in shown
+
+
+def test_a_second_enter_while_checking_starts_no_second_check(presenter, qtbot, directory):
+    with qtbot.waitSignal(presenter.signed_in):
+        first = presenter.submit("tech.ana", PASSWORD)
+        second = presenter.submit("tech.ana", "a wrong password")
+        assert first.checking and second is first
+    assert directory.get("tech.ana").failed_logins == 0
