@@ -181,6 +181,12 @@ class HoodSession:
         self._user = user
         return self._settle(self.service.load(preparation_id), f"resumed {preparation_id}")
 
+    def release(self) -> HoodView:
+        """The technician signed out: put the open preparation down (it stays recorded)."""
+        self._prep, self._user, self._tracker = None, None, None
+        self._view = self._render(None, "")
+        return self._view
+
     def scan_text(self, text: str, *, handheld: bool, frame_index: int | None = None) -> HoodView:
         """A decoded barcode: from the handheld scanner, or one symbol of camera frame."""
         return self.scan_reads([SymbolRead(text, matrix=text.startswith("]d"))],

@@ -237,6 +237,8 @@ def _wire(window: StationWindow, presenter: PreparationPresenter, worklist: Work
     hood.refused.connect(presenter.on_refused)
     hood.worklist_changed.connect(worklist.set_worklist)
     window.start_requested.connect(hood.start_requested)
+    window.user_signed_in.connect(hood.carry_on_requested)
+    window.signed_out.connect(hood.release_requested)
     if isinstance(panel, DemoPanel):
         hood.view_changed.connect(panel.set_state)
         panel.handheld_scanned.connect(window.route_scan)

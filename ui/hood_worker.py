@@ -57,6 +57,8 @@ class HoodWorker(QObject):
     balance_identified = Signal(object)  # emit from the GUI: the BalanceInfo now connected
     start_requested = Signal(str, str)  # order id, technician's user id
     resume_requested = Signal(str, str)  # preparation id, technician's user id
+    carry_on_requested = Signal(str)  # a technician signed in: reopen what they left open
+    release_requested = Signal()  # the technician signed out
     camera_read = Signal(object, object)  # Frame, list[Symbol]
     handheld_scanned = Signal(str)
     label_scanned = Signal(str)
@@ -90,6 +92,8 @@ class HoodWorker(QObject):
             (self.balance_identified, self.use_balance),
             (self.start_requested, self.begin),
             (self.resume_requested, self.resume),
+            (self.carry_on_requested, self.carry_on),
+            (self.release_requested, self.release),
             (self.camera_read, self.camera),
             (self.handheld_scanned, self.handheld),
             (self.label_scanned, self.label),
@@ -158,6 +162,24 @@ class HoodWorker(QObject):
     def resume(self, preparation_id: str, user: str) -> None:
         """Carry on with a preparation left open (after a restart)."""
         self._do(lambda hood: hood.resume(preparation_id, user))
+
+    def carry_on(self, user: str) -> None:
+        """Reopen the newest preparation ``user`` left unfinished at this station, if any."""
+        hood = self._hood
+        if hood is None:
+            return
+        try:
+            self._progress.refresh()
+        except (StationError, SQLAlchemyError) as error:
+            self.refused.emit(f"the record could not be read: {error}")
+            return
+        left = self._progress.open_at(hood.station_id, user)
+        if left:
+            self.resume(left[-1].preparation_id, user)
+
+    def release(self) -> None:
+        """The technician signed out: the hood holds no preparation until the next sign-in."""
+        self._do(lambda hood: hood.release())
 
     def camera(self, frame: Frame, symbols: list[Symbol]) -> None:
         """Symbols the camera read in one frame, for a scanning step."""

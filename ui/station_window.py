@@ -40,6 +40,7 @@ class StationWindow(QMainWindow):
     """The pages and the routing of scans between them; see the module's description."""
 
     start_requested = Signal(str, str)  # order id, user id
+    user_signed_in = Signal(str)  # user id
     signed_out = Signal()
     settings_requested = Signal()
     closing = Signal()
@@ -121,6 +122,7 @@ class StationWindow(QMainWindow):
         self.session = session
         self._show_header()
         self.show_page(self.worklist_view)
+        self.user_signed_in.emit(session.user.user_id)  # their unfinished preparation reopens
 
     def sign_out(self) -> None:
         """F12: back to the sign-in page (a preparation in progress stays recorded)."""

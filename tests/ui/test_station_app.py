@@ -180,3 +180,21 @@ def test_a_blurry_photo_is_refused_and_retaken(technician, station, qtbot):
         lambda: station.preparation.view.next_action is not NextAction.PHOTO, timeout=10_000)
     record = station.preparation.preparation.record(1)
     assert [p.problem is None for p in record.photos] == [False, True]
+
+
+def test_signing_out_mid_preparation_and_back_in_carries_on_where_it_stopped(technician,
+                                                                             station, qtbot):
+    window = station.window
+    start_single_vial_order(technician, station, qtbot)
+    technician.do_step()  # the base is scanned
+    prep = station.preparation.preparation
+    before = technician.snapshot()
+    technician.press(Qt.Key.Key_F12)
+    assert window.current_page is window.login_view
+    qtbot.waitUntil(lambda: station.preparation.view.phase is None, timeout=5000)
+    technician.sign_in()
+    qtbot.waitUntil(lambda: window.current_page is window.preparation_view, timeout=10_000)
+    assert station.preparation.preparation.preparation_id == prep.preparation_id
+    assert technician.snapshot()[:3] == before[:3]
+    technician.finish()
+    assert station.preparation.view.phase is Phase.AWAITING_VERIFICATION
