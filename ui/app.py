@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from scale_drivers.sim.scenario import load_scenario
@@ -65,6 +66,8 @@ Clock = Callable[[], dt.datetime]
 #: The site's tolerance for a dose when neither the order nor the product sets one.
 SITE_TOLERANCE = Tolerance(Decimal("0.05"))
 DEMO_SCENARIO = SAMPLE_DIR / "scenarios" / "hood_demo.toml"
+#: How often the window looks for activity and for a session left idle (ms).
+IDLE_CHECK_MS = 5000
 
 
 def local_now() -> dt.datetime:
@@ -185,6 +188,7 @@ def build_station(config: StationConfig, *, clock: Clock = local_now, seed: int 
     station = Station(config, record, window, threads, hood_worker, balance_worker,
                       camera_worker, scanner_filter, presenter, simulator, camera_source, demo,
                       scanner_worker)
+    _watch_idle(window, scanner_filter, clock)
     settings_path = config_path or default_config_path()
     window.settings_requested.connect(lambda: SettingsDialog(config, settings_path,
                                                              window).open())
@@ -242,6 +246,24 @@ def _wire(window: StationWindow, presenter: PreparationPresenter, worklist: Work
     if isinstance(panel, DemoPanel):
         hood.view_changed.connect(panel.set_state)
         panel.handheld_scanned.connect(window.route_scan)
+
+
+def _watch_idle(window: StationWindow, counts: ScannerEventFilter, clock: Clock) -> None:
+    """Every few seconds: keys, clicks or scans keep the session open; idleness ends it."""
+    seen = [-1]
+
+    def tick() -> None:
+        now = clock()
+        total = counts.key_presses + counts.mouse_clicks + counts.scans
+        if total != seen[0]:
+            seen[0] = total
+            window.note_activity(now)
+        window.check_idle(now)
+
+    timer = QTimer(window)
+    timer.setInterval(IDLE_CHECK_MS)
+    timer.timeout.connect(tick)
+    timer.start()
 
 
 def _balance_port(config: StationConfig, seed: int) -> tuple[SimulatorServer | None, str]:

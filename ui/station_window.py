@@ -10,6 +10,10 @@ scan. The window holds no logic beyond choosing the page.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -26,14 +30,26 @@ from PySide6.QtWidgets import (
 from station.camera import CameraState
 from station.core.workflow import Phase, Preparation
 from station.hood import HoodView
-from station.records.users import Session
-from ui.login import LoginView
+from station.records.users import Role, Session
+from ui.login import LoginState, LoginView
 from ui.preparation_view import PreparationView
 from ui.status_bar import DeviceStatusBar
 from ui.worklist import WorklistPresenter, WorklistView
 
 HEADER_PT = 16
 WINDOW_TITLE = "IV compounding station"
+
+
+@runtime_checkable
+class SessionAware(Protocol):
+    """A role's page (pharmacist, auditor) is told who signed in, or None on sign-out."""
+
+    def set_session(self, session: Session | None) -> None:
+        """Show this user's view (or forget them)."""
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"
 
 
 class StationWindow(QMainWindow):
@@ -47,7 +63,8 @@ class StationWindow(QMainWindow):
 
     def __init__(self, login: LoginView, worklist: WorklistPresenter,
                  preparation: PreparationView, *, station_name: str,
-                 side_panel: QWidget | None = None) -> None:
+                 side_panel: QWidget | None = None,
+                 role_pages: Mapping[Role, QWidget] | None = None) -> None:
         super().__init__()
         self.setObjectName("station_window")
         self.setWindowTitle(f"{WINDOW_TITLE} — {station_name}")
@@ -68,8 +85,9 @@ class StationWindow(QMainWindow):
                                   "padding: 8px 14px; }")
         self._station_name = station_name
 
+        self.role_pages: dict[Role, QWidget] = dict(role_pages or {})
         self.pages = QStackedWidget(self)
-        for page in (login, self.worklist_view, preparation):
+        for page in (login, self.worklist_view, preparation, *self.role_pages.values()):
             self.pages.addWidget(page)
 
         body = QHBoxLayout()
@@ -118,15 +136,47 @@ class StationWindow(QMainWindow):
         return self.pages.currentWidget()
 
     def on_signed_in(self, session: Session) -> None:
-        """A technician signed in: the worklist."""
+        """The signed-in user's screen: a technician's worklist, or their role's page."""
+        role = session.user.role
+        page = self.role_pages.get(role)
+        if role is not Role.TECHNICIAN and page is None:
+            self.login_view.show_state(LoginState(
+                error=f"{session.user.user_id} is {_article(role.value)} {role.value}: this "
+                      "station has no screen for that role"))
+            return
         self.session = session
         self._show_header()
-        self.show_page(self.worklist_view)
-        self.user_signed_in.emit(session.user.user_id)  # their unfinished preparation reopens
+        if page is None:
+            self.show_page(self.worklist_view)
+            self.user_signed_in.emit(session.user.user_id)  # their unfinished preparation
+        else:
+            if isinstance(page, SessionAware):
+                page.set_session(session)
+            self.show_page(page)
+
+    def note_activity(self, now: dt.datetime) -> None:
+        """The user pressed a key, clicked or scanned: the session stays open."""
+        if self.session is not None and not self.session.is_locked(now):
+            self.session.touch(now)
+
+    def check_idle(self, now: dt.datetime) -> bool:
+        """Sign out a session left idle past its limit; True if it was."""
+        session = self.session
+        if session is None or not session.is_locked(now):
+            return False
+        minutes = round(session.idle_limit.total_seconds() / 60)
+        self.sign_out()
+        self.login_view.show_state(LoginState(
+            error=f"{session.user.user_id} was signed out after {minutes} minutes without "
+                  "activity: sign in again (an open preparation carries on)"))
+        return True
 
     def sign_out(self) -> None:
         """F12: back to the sign-in page (a preparation in progress stays recorded)."""
         self.session = None
+        for page in self.role_pages.values():
+            if isinstance(page, SessionAware):
+                page.set_session(None)
         self.login_view.password_field.clear()
         self.login_view.user_id_field.clear()
         self._show_header()

@@ -98,7 +98,8 @@ class Technician:
         self.press(Qt.Key.Key_Return)
         self.type(account.password)
         self.press(Qt.Key.Key_Return)
-        self.qtbot.waitUntil(lambda: self.window.session is not None, timeout=10_000)
+        self.qtbot.waitUntil(lambda: self.window.session is not None
+                             or self.window.login_view.error_label.isVisible(), timeout=10_000)
 
     # ------------------------------------------------------------ the hood
 

@@ -8,6 +8,8 @@ only presses keys and scans; an application-wide event filter counts both, and m
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -198,3 +200,26 @@ def test_signing_out_mid_preparation_and_back_in_carries_on_where_it_stopped(tec
     assert technician.snapshot()[:3] == before[:3]
     technician.finish()
     assert station.preparation.view.phase is Phase.AWAITING_VERIFICATION
+
+
+def test_a_session_left_idle_for_ten_minutes_is_signed_out(technician, station, qtbot):
+    window = station.window
+    technician.sign_in()
+    now = local_clock()
+    assert not window.check_idle(now + dt.timedelta(minutes=9))
+    window.note_activity(now + dt.timedelta(minutes=9))  # a key press keeps it open
+    assert not window.check_idle(now + dt.timedelta(minutes=18))
+    assert window.check_idle(now + dt.timedelta(minutes=20))
+    assert window.session is None and window.current_page is window.login_view
+    assert window.login_view.error_label.text() == (
+        "✖ tech.demo was signed out after 10 minutes without activity: sign in again "
+        "(an open preparation carries on)")
+
+
+def test_an_account_without_a_screen_here_is_told_so(technician, station, qtbot):
+    window = station.window
+    window.role_pages.clear()  # a station built without the auditor's page
+    technician.sign_in("audit.demo")
+    assert window.current_page is window.login_view
+    assert "audit.demo is an auditor: this station has no screen for that role" in (
+        window.login_view.error_label.text())
