@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from station import records_search_commands
+from station import audit_export_commands, records_search_commands
 from station.core.errors import StationError
 from station.records.audit import verify_record
 from station.records.database import database_url, make_engine
@@ -41,6 +41,10 @@ def add_commands(commands: Any) -> None:
         "verify", help="re-check the whole event chain and every photo's hash")
     _db_option(verify)
     verify.set_defaults(run=_guarded(_run_verify), command="audit verify")
+    export = audit_actions.add_parser(
+        "export", help="write one preparation's compounding record as a PDF")
+    audit_export_commands.configure(export)
+    export.set_defaults(run=_guarded(audit_export_commands.run), command="audit export")
     records_search_commands.add_commands(commands, audit_actions)
 
 
