@@ -3,7 +3,8 @@
 :func:`summaries` folds the events of every preparation into a :class:`PreparationSummary`:
 what was ordered (drug names from the formulary version the preparation was made under),
 for whom, who prepared and who decided, which lots and NDCs went into it, where and when.
-:func:`search` filters those summaries by lot, NDC, patient, user, date, outcome or drug.
+:func:`search` filters those summaries by lot, NDC, patient, user (technician or
+pharmacist), station, date, outcome or drug; :func:`write_csv` writes them as CSV.
 
 The recall question, "which preparations used lot X?", is answered exactly: a lot counts as
 *used* when its scan was accepted into the preparation, i.e. the scan did not stop the
@@ -16,10 +17,11 @@ spaces; NDCs by the package they name, whatever their shape.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from station.core.errors import StationError
 from station.core.formulary import Formulary
@@ -306,6 +308,9 @@ def search(
     ndc: str | Ndc | None = None,
     patient: str | None = None,
     user: str | None = None,
+    technician: str | None = None,
+    pharmacist: str | None = None,
+    station: str | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     outcome: str | None = None,
@@ -319,6 +324,9 @@ def search(
       or a GTIN-14 carrying the NDC);
     - ``patient``: the patient id (whole, any case) or part of the patient's name;
     - ``user``: who prepared it or who verified or rejected it (whole user id, any case);
+    - ``technician``: who prepared it; ``pharmacist``: who verified or rejected it (whole
+      user id, any case);
+    - ``station``: a station where one of its events was recorded (whole id, any case);
     - ``date_from`` / ``date_to``: the UTC day it was created, both ends included;
     - ``outcome``: one of :data:`OUTCOMES` (``awaiting-verification`` and
       ``awaiting_verification`` are accepted too);
@@ -328,6 +336,9 @@ def search(
     ndcs = _ndc_keys(ndc) if ndc is not None else None
     patient_key = _key(patient, "patient")
     user_key = _key(user, "user")
+    technician_key = _key(technician, "technician")
+    pharmacist_key = _key(pharmacist, "pharmacist")
+    station_key = _key(station, "station")
     drug_key = _key(drug, "drug")
     wanted_outcome = parse_outcome(outcome) if outcome is not None else None
     first, last = _day(date_from, "date_from"), _day(date_to, "date_to")
@@ -345,6 +356,13 @@ def search(
     if user_key is not None:
         tests.append(lambda s: user_key in (
             (u or "").casefold() for u in (s.prepared_by, s.verified_by, s.rejected_by)))
+    if technician_key is not None:
+        tests.append(lambda s: technician_key == (s.prepared_by or "").casefold())
+    if pharmacist_key is not None:
+        tests.append(lambda s: pharmacist_key in (
+            (u or "").casefold() for u in (s.verified_by, s.rejected_by)))
+    if station_key is not None:
+        tests.append(lambda s: station_key in (x.casefold() for x in s.stations))
     if first is not None:
         tests.append(lambda s: s.created_utc.astimezone(dt.UTC).date() >= first)
     if last is not None:
@@ -402,3 +420,72 @@ def _day(value: dt.date | None, name: str) -> dt.date | None:
     if value.tzinfo is None:
         raise SearchError(f"{name} {value.isoformat()} needs a UTC offset, or give a date")
     return value.astimezone(dt.UTC).date()
+
+
+# ------------------------------------------------------------------------------ CSV
+
+#: The CSV header: one column per summary field; several values in one cell are "; "-joined.
+CSV_COLUMNS = (
+    "preparation_id", "outcome", "state", "created_utc", "last_event_utc", "order_id",
+    "patient_id", "patient_name", "drugs", "drug_ndcs", "base", "base_ndc", "prepared_by",
+    "verified_by", "rejected_by", "decision_reason", "lots", "refused_lots", "scanned_ndcs",
+    "hard_stops", "stations", "formulary_version",
+)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_row(summary: PreparationSummary) -> tuple[str, ...]:
+    """One summary as the cells of :data:`CSV_COLUMNS` (times in ISO 8601, UTC).
+
+    A free-text cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``)
+    starts with an apostrophe; numbers are left alone.
+
+    >>> event = StoredEvent(1, "0", "1", "P-1", 1, "created", "hood-1", "tech.ana",
+    ...                     "2026-11-26T21:31:00+00:00", {"order": {"order_id": "=HYPERLINK()"}})
+    >>> row = csv_row(summarize([event]))
+    >>> row[:4], row[CSV_COLUMNS.index("order_id")]
+    (('P-1', 'in progress', 'ready', '2026-11-26T21:31:00+00:00'), "'=HYPERLINK()")
+    """
+
+    def many(values: Iterable[object]) -> str:
+        return "; ".join(str(v) for v in values)
+
+    def text(value: object) -> str:
+        return "" if value is None else str(value)
+
+    cells = (
+        summary.preparation_id, summary.outcome, summary.state,
+        summary.created_utc.astimezone(dt.UTC).isoformat(),
+        summary.last_event_utc.astimezone(dt.UTC).isoformat(),
+        text(summary.order_id), text(summary.patient_id), text(summary.patient_name),
+        many(summary.drugs), many(summary.drug_ndcs), text(summary.base),
+        text(summary.base_ndc), text(summary.prepared_by), text(summary.verified_by),
+        text(summary.rejected_by), text(summary.decision_reason), many(summary.lots),
+        many(summary.refused_lots), many(summary.scanned_ndcs), str(summary.hard_stops),
+        many(summary.stations), text(summary.formulary_version),
+    )
+    return tuple(_defused(cell) for cell in cells)
+
+
+def write_csv(found: Iterable[PreparationSummary], out: TextIO) -> int:
+    """Write the header and one row per summary to ``out``; how many rows.
+
+    Open ``out`` with ``newline=""`` (the csv module writes its own CRLF line ends).
+    """
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for summary in found:
+        writer.writerow(csv_row(summary))
+        count += 1
+    return count
+
+
+def _defused(cell: str) -> str:
+    if not cell.startswith(_FORMULA_STARTS):
+        return cell
+    try:
+        float(cell)
+    except ValueError:
+        return "'" + cell
+    return cell
