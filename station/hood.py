@@ -163,15 +163,19 @@ class HoodSession:
 
     # ------------------------------------------------------------------ inputs
 
-    def start(self, order: DoseOrder, version: FormularyVersion, user: str) -> HoodView:
-        """Create and start a preparation of ``order`` under formulary ``version``."""
+    def start(self, order: DoseOrder, version: FormularyVersion, user: str, *,
+              remake_of: str | None = None) -> HoodView:
+        """Create and start a preparation of ``order`` under formulary ``version``.
+
+        ``remake_of`` names the rejected preparation this one remakes, if any.
+        """
         if self._prep is not None and self._prep.phase in {
             Phase.IN_PROGRESS, Phase.HARD_STOP, Phase.AWAITING_CHECK,
         }:
             raise WorkflowError(
                 f"preparation {self._prep.preparation_id} is still open: finish or cancel it"
             )
-        created = self.service.create(order, version, user)
+        created = self.service.create(order, version, user, remake_of=remake_of)
         self._user = user
         prep = self.service.record_event(created.preparation_id, Started(user, self._now()))
         return self._settle(prep, f"started {prep.preparation_id}")

@@ -2,14 +2,16 @@
 
 The worklist at a hood shows the orders still to make. An order leaves it when a preparation
 of it is started, held for a check or verification, or released; it comes back when that
-preparation is cancelled or rejected (a remake). :class:`OrderProgress` folds the record's
-``created`` and ``state_changed`` events once, then only the events appended since.
+preparation is cancelled or rejected. An order whose latest preparation was rejected comes
+back as a remake: :meth:`OrderProgress.remake_of` names the rejected preparation, which the
+new one records as ``remake_of``. :class:`OrderProgress` folds the record's ``created`` and
+``state_changed`` events once, then only the events appended since.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from station.core.orders import DoseOrder, Worklist
 from station.core.workflow import Phase
@@ -31,6 +33,7 @@ class PreparationState:
     phase: Phase
     station_id: str
     user_id: str
+    remake_of: str | None = None
 
 
 class OrderProgress:
@@ -50,14 +53,20 @@ class OrderProgress:
     def _fold(self, event: StoredEvent) -> None:
         if event.kind == "created":
             order = event.payload.get("order", {})
+            remake_of = event.payload.get("remake_of")
             self._preparations[event.preparation_id] = PreparationState(
                 event.preparation_id, str(order.get("order_id", "")), Phase.READY,
-                event.station_id, event.user_id)
+                event.station_id, event.user_id,
+                str(remake_of) if remake_of is not None else None)
         elif event.kind == "state_changed" and event.preparation_id in self._preparations:
             known = self._preparations[event.preparation_id]
-            self._preparations[event.preparation_id] = PreparationState(
-                known.preparation_id, known.order_id, Phase(event.payload["to"]),
-                known.station_id, known.user_id)
+            self._preparations[event.preparation_id] = replace(
+                known, phase=Phase(event.payload["to"]))
+
+    def phase_of(self, preparation_id: str) -> Phase | None:
+        """The latest recorded phase of one preparation (None if unknown)."""
+        state = self._preparations.get(preparation_id)
+        return state.phase if state is not None else None
 
     def preparations_of(self, order_id: str) -> list[PreparationState]:
         """Every preparation of the order, oldest first."""
@@ -69,6 +78,27 @@ class OrderProgress:
             if state.phase in TAKING_PHASES:
                 return state
         return None
+
+    def remake_of(self, order_id: str) -> str | None:
+        """The rejected preparation a new preparation of the order would remake, if any.
+
+        Only while no preparation stands for the order, and only when its latest one that
+        was not cancelled was rejected: a remake that was cancelled leaves the order still
+        to remake the same rejected preparation.
+        """
+        if self.taken(order_id) is not None:
+            return None
+        for state in reversed(self.preparations_of(order_id)):
+            if state.phase is Phase.REJECTED:
+                return state.preparation_id
+            if state.phase is not Phase.CANCELLED:
+                return None
+        return None
+
+    def remakes(self, orders: Iterable[DoseOrder]) -> Mapping[str, str]:
+        """``{order id: rejected preparation id}`` for the orders that would be remakes."""
+        found = {o.order_id: self.remake_of(o.order_id) for o in orders}
+        return {order_id: rejected for order_id, rejected in found.items() if rejected}
 
     def open_at(self, station_id: str, user_id: str) -> list[PreparationState]:
         """Preparations this user left unfinished at this station (to resume after a restart)."""

@@ -1,11 +1,12 @@
 """Preparations on the record: the workflow's events appended, and replayed from the record.
 
 :class:`PreparationService` is the thin shell around the pure workflow. ``create`` records
-the order and the formulary version it is made under; ``record`` replays the preparation,
-applies one workflow event (an illegal one raises and nothing is written), and appends the
-event together with what it caused (a hard stop, a change of state) in one transaction,
-with optimistic concurrency on the preparation's version. ``load`` is a pure fold over the
-recorded events, rebuilding the recipe from the stored order and formulary version.
+the order and the formulary version it is made under (for a remake, also the rejected
+preparation it replaces); ``record`` replays the preparation, applies one workflow event
+(an illegal one raises and nothing is written), and appends the event together with what it
+caused (a hard stop, a change of state) in one transaction, with optimistic concurrency on
+the preparation's version. ``load`` is a pure fold over the recorded events, rebuilding the
+recipe from the stored order and formulary version.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from station.core.workflow import (
     InProcessChecked,
     LabelScanned,
     Overridden,
+    Phase,
     PhotoTaken,
     Preparation,
     ProductScanned,
@@ -195,19 +197,36 @@ class PreparationService:
         self.clock = clock
 
     def create(self, order: DoseOrder, version: FormularyVersion, user: str,
-               preparation_id: str | None = None) -> Preparation:
-        """Record a new preparation of ``order`` under formulary ``version``."""
+               preparation_id: str | None = None, *,
+               remake_of: str | None = None) -> Preparation:
+        """Record a new preparation of ``order`` under formulary ``version``.
+
+        ``remake_of`` names the rejected preparation this one remakes; it is kept in the
+        ``created`` payload so the record links the two.
+        """
         preparation_id = preparation_id or new_preparation_id()
         recipe = build_recipe(order, version.formulary(), self.site_tolerance)
-        payload = {
+        payload: dict[str, Any] = {
             "order": order_to_mapping(order),
             "formulary_version": version.version,
             "formulary_sha256": version.sha256,
             "site_tolerance": f"{self.site_tolerance.percent.normalize():f}%",
             "steps": len(recipe.steps),
         }
+        if remake_of is not None:
+            self._check_remake(order, remake_of)
+            payload["remake_of"] = remake_of
         self.record.events.append(self._envelope(preparation_id, CREATED, payload, user), 0)
         return Preparation.new(preparation_id, recipe)
+
+    def _check_remake(self, order: DoseOrder, remake_of: str) -> None:
+        rejected = self.load(remake_of)
+        if rejected.phase is not Phase.REJECTED:
+            raise StationError(f"{remake_of} is {rejected.phase.value}: only a rejected "
+                               "preparation is remade")
+        if rejected.recipe.order.order_id != order.order_id:
+            raise StationError(f"{remake_of} was made for order {rejected.recipe.order.order_id},"
+                               f" not {order.order_id}")
 
     def record_event(self, preparation_id: str, event: Event,
                      signature: Mapping[str, Any] | None = None) -> Preparation:

@@ -44,14 +44,18 @@ from station.records.formulary_versions import FormularyVersions
 from station.records.order_book import OrderBook
 from station.records.recalls import RecallList
 from station.records.record import Record, open_record
-from station.records.users import SessionManager, UserDirectory
+from station.records.users import Role, SessionManager, UserDirectory
 from station.scale_commands import SIMULATOR_NAMES
 from station.scan_events import ScanEvents
+from ui.audit_page import AuditPage
+from ui.audit_worker import AuditWorker
 from ui.demo_panel import DemoPanel
 from ui.devices import BalanceWorker, CameraWorker, DeviceThreads
 from ui.hood_prompts import DialogPrompts
 from ui.hood_worker import HoodWorker
 from ui.login import LoginPresenter, LoginView
+from ui.pharmacist_page import PharmacistPage
+from ui.pharmacist_worker import PharmacistWorker
 from ui.preparation_presenter import PreparationPresenter
 from ui.preparation_view import PreparationView
 from ui.scanner_filter import ScannerEventFilter
@@ -152,8 +156,13 @@ def build_station(config: StationConfig, *, clock: Clock = local_now, seed: int 
 
     hood_worker = HoodWorker(make_hood, sessions, orders, progress,
                              check_weight=config.station.check_weight)
+    audit_worker = AuditWorker(record)
+    pharmacist_worker = PharmacistWorker(
+        PreparationService(record, station_id=config.station.id, site_tolerance=SITE_TOLERANCE,
+                           clock=clock), sessions)
     threads = DeviceThreads()
-    for worker in (balance_worker, camera_worker, hood_worker, scanner_worker):
+    for worker in (balance_worker, camera_worker, hood_worker, scanner_worker, audit_worker,
+                   pharmacist_worker):
         if worker is not None:
             threads.add(worker)
 
@@ -177,7 +186,9 @@ def build_station(config: StationConfig, *, clock: Clock = local_now, seed: int 
         panel = DemoPanel(demo)
     window = StationWindow(login_view, worklist, preparation_view,
                            station_name=config.station.name or config.station.id,
-                           side_panel=panel)
+                           side_panel=panel,
+                           role_pages={Role.PHARMACIST: PharmacistPage(pharmacist_worker),
+                                       Role.AUDITOR: AuditPage(audit_worker)})
     prompts.attach(window, presenter, hood_worker)
     scanner_filter = ScannerEventFilter()
     _wire(window, presenter, worklist, hood_worker, balance_worker, camera_worker,

@@ -9,7 +9,8 @@ the worker's thread, handled in order) and hears back through:
 - ``refused(str)``: an input the workflow does not allow now, or a record error; nothing
   was written;
 - ``signature_failed(str)``: a pharmacist's credentials were not accepted;
-- ``worklist_changed(Worklist)``: the orders still to make at any station;
+- ``worklist_changed(Worklist, remakes)``: the orders still to make at any station, and
+  ``{order id: rejected preparation id}`` for those to be remade;
 - ``balance_checked(CheckResult)``: the daily balance check's outcome, recorded.
 """
 
@@ -51,7 +52,7 @@ class HoodWorker(QObject):
     view_changed = Signal(object, object)  # HoodView, Preparation | None
     refused = Signal(str)
     signature_failed = Signal(str)
-    worklist_changed = Signal(object)  # Worklist
+    worklist_changed = Signal(object, object)  # Worklist, {order id: rejected preparation}
     balance_checked = Signal(object)  # CheckResult
 
     balance_identified = Signal(object)  # emit from the GUI: the BalanceInfo now connected
@@ -84,7 +85,7 @@ class HoodWorker(QObject):
         self._check_weight = check_weight
         self._hood: HoodSession | None = None
         self._timer: QTimer | None = None
-        self._last_worklist: tuple[str, ...] | None = None
+        self._last_worklist: tuple[tuple[str, str | None], ...] | None = None
         self._connect_requests()
 
     def _connect_requests(self) -> None:
@@ -154,9 +155,13 @@ class HoodWorker(QObject):
                  else hood.connect_balance(info, spec))
 
     def begin(self, order_id: str, user: str) -> None:
-        """Start preparing an order."""
-        self._do(lambda hood: hood.start(self._orders.order(order_id),
-                                         self._current_formulary(), user))
+        """Start preparing an order (a remake of its rejected preparation, if it was one)."""
+        def start(hood: HoodSession) -> object:
+            self._progress.refresh()
+            return hood.start(self._orders.order(order_id), self._current_formulary(), user,
+                              remake_of=self._progress.remake_of(order_id))
+
+        self._do(start)
         self.refresh_worklist()
 
     def resume(self, preparation_id: str, user: str) -> None:
@@ -240,16 +245,29 @@ class HoodWorker(QObject):
         try:
             self._progress.refresh()
             worklist = self._progress.to_make(self._orders.worklist())
+            remakes = dict(self._progress.remakes(worklist))
         except (StationError, SQLAlchemyError) as error:
             _log.warning("the worklist could not be read: %s", error)
             self.refused.emit(f"the worklist could not be read: {error}")
             return
-        key = tuple(o.order_id for o in worklist)
+        self._follow_elsewhere()
+        key = tuple((o.order_id, remakes.get(o.order_id)) for o in worklist)
         if key != self._last_worklist:
             self._last_worklist = key
-            self.worklist_changed.emit(worklist)
+            self.worklist_changed.emit(worklist, remakes)
 
     # ------------------------------------------------------------ helpers
+
+    def _follow_elsewhere(self) -> None:
+        """A decision made at another station (a pharmacist's check from the queue) shows."""
+        hood = self._hood
+        prep = hood.preparation if hood is not None else None
+        if hood is None or prep is None or hood.user is None:
+            return
+        recorded = self._progress.phase_of(prep.preparation_id)
+        if recorded is not None and recorded is not prep.phase:
+            user = hood.user
+            self._do(lambda h: h.resume(prep.preparation_id, user))
 
     def _current_formulary(self) -> FormularyVersion:
         hood = self._need_hood()

@@ -3,7 +3,9 @@
 :func:`worklist_rows` turns a :class:`~station.core.orders.Worklist` and the formulary into
 frozen :class:`WorklistRow` records: STAT first, then urgent, then routine, each by due
 time (clinical urgency decides the order; a hazardous order is never moved down). A row
-whose drug is hazardous says "HAZARDOUS" in words in its own column, not by colour alone.
+whose drug is hazardous says "HAZARDOUS" in words in its own column, not by colour alone;
+an order to make again because a pharmacist rejected its preparation says "REMAKE of P-…"
+under its order id.
 
 :class:`WorklistPresenter` asks for an order to be started (``start_requested(order_id)``)
 when a row is activated or when a scanned text equals an order id on the list.
@@ -13,7 +15,7 @@ when a row is activated or when a scanned text equals an order id on the list.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +42,7 @@ from station.core.identifiers import Ndc
 from station.core.orders import DoseOrder, Priority, Worklist
 
 HAZARDOUS = "⚠ HAZARDOUS"
+REMAKE = "↻ REMAKE of"
 TABLE_PT = 16
 TITLE_PT = 26
 ROW_HEIGHT = 80
@@ -60,11 +63,17 @@ class WorklistRow:
     drugs: str
     base: str
     hazardous: bool
+    remake_of: str | None = None  # the rejected preparation this order is made again for
 
     @property
     def stat(self) -> bool:
         """Whether the order is STAT."""
         return self.priority is Priority.STAT
+
+    @property
+    def remake_text(self) -> str:
+        """``↻ REMAKE of`` and ``P-…`` on two lines, or "" for a first preparation."""
+        return f"{REMAKE}\n{self.remake_of}" if self.remake_of else ""
 
 
 def _product_text(formulary: Formulary, ndc: Ndc) -> tuple[str, bool]:
@@ -74,7 +83,8 @@ def _product_text(formulary: Formulary, ndc: Ndc) -> tuple[str, bool]:
     return product.name, product.hazardous
 
 
-def order_row(order: DoseOrder, formulary: Formulary) -> WorklistRow:
+def order_row(order: DoseOrder, formulary: Formulary,
+              remake_of: str | None = None) -> WorklistRow:
     """The row for one order; drug names come from the formulary."""
     drugs = []
     hazardous = False
@@ -95,12 +105,18 @@ def order_row(order: DoseOrder, formulary: Formulary) -> WorklistRow:
         drugs=" + ".join(drugs),
         base=base,
         hazardous=hazardous,
+        remake_of=remake_of,
     )
 
 
-def worklist_rows(worklist: Worklist, formulary: Formulary) -> tuple[WorklistRow, ...]:
-    """Every order's row: STAT first, then urgent, then routine, each by due time."""
-    rows = (order_row(order, formulary) for order in worklist)
+def worklist_rows(worklist: Worklist, formulary: Formulary,
+                  remakes: Mapping[str, str] | None = None) -> tuple[WorklistRow, ...]:
+    """Every order's row: STAT first, then urgent, then routine, each by due time.
+
+    ``remakes`` maps an order id to the rejected preparation the order is to be remade for.
+    """
+    remakes = remakes or {}
+    rows = (order_row(order, formulary, remakes.get(order.order_id)) for order in worklist)
     return tuple(sorted(rows, key=lambda r: (r.priority.rank, r.due, r.order_id)))
 
 
@@ -113,7 +129,9 @@ _HAZARD_BACKGROUND = QColor("#e1bee7")  # light purple, the usual colour of haza
 _HAZARD_CELL = QColor("#4a148c")  # the HAZARDOUS cell itself: white on deep purple
 _BLACK = QColor("#000000")
 _WHITE = QColor("#ffffff")
+_REMAKE_CELL = QColor("#ffe082")  # amber behind the order id of a remake; the words carry it
 _HAZARD_COLUMN = COLUMNS.index("Hazard")
+_ORDER_COLUMN = COLUMNS.index("Order")
 
 
 def _due_text(due: dt.datetime) -> str:
@@ -181,7 +199,8 @@ class WorklistTableModel(QAbstractTableModel):
 
     @staticmethod
     def _font(row: WorklistRow, column: int) -> QFont | None:
-        if not (row.stat or (row.hazardous and column == _HAZARD_COLUMN)):
+        if not (row.stat or (row.hazardous and column == _HAZARD_COLUMN)
+                or (row.remake_of and column == _ORDER_COLUMN)):
             return None
         font = QFont()
         font.setBold(True)
@@ -189,14 +208,14 @@ class WorklistTableModel(QAbstractTableModel):
 
     @staticmethod
     def _foreground(row: WorklistRow, column: int) -> QBrush | None:
-        if not (row.stat or row.hazardous):
+        if not (row.stat or row.hazardous or row.remake_of):
             return None
         return QBrush(_WHITE if row.hazardous and column == _HAZARD_COLUMN else _BLACK)
 
     @staticmethod
     def _text(row: WorklistRow, column: int) -> str:
         texts = (
-            row.order_id,
+            f"{row.order_id}\n{row.remake_text}" if row.remake_of else row.order_id,
             row.priority.value.upper(),
             HAZARDOUS if row.hazardous else "",
             _due_text(row.due),
@@ -208,6 +227,8 @@ class WorklistTableModel(QAbstractTableModel):
 
     @staticmethod
     def _background(row: WorklistRow, column: int) -> QBrush | None:
+        if row.remake_of and column == _ORDER_COLUMN:
+            return QBrush(_REMAKE_CELL)
         if row.hazardous and column == _HAZARD_COLUMN:
             return QBrush(_HAZARD_CELL)
         if row.stat:
@@ -239,12 +260,14 @@ class WorklistState:
 
     @property
     def title(self) -> str:
-        """``Worklist: 20 orders (3 STAT, 7 hazardous)``."""
+        """``Worklist: 20 orders (3 STAT, 7 hazardous)``, and ``, 1 remake`` if any."""
         count = len(self.rows)
         stat = sum(1 for r in self.rows if r.stat)
         hazardous = sum(1 for r in self.rows if r.hazardous)
+        remakes = sum(1 for r in self.rows if r.remake_of)
         noun = "order" if count == 1 else "orders"
-        return f"Worklist: {count} {noun} ({stat} STAT, {hazardous} hazardous)"
+        extra = f", {remakes} remake{'' if remakes == 1 else 's'}" if remakes else ""
+        return f"Worklist: {count} {noun} ({stat} STAT, {hazardous} hazardous{extra})"
 
 
 class WorklistPresenter(QObject):
@@ -260,9 +283,13 @@ class WorklistPresenter(QObject):
         self.state = WorklistState(worklist_rows(worklist, formulary))
         self._ids = frozenset(r.order_id for r in self.state.rows)
 
-    def set_worklist(self, worklist: Worklist) -> None:
-        """Show the orders now to make (another station took one, a new one arrived)."""
-        rows = worklist_rows(worklist, self._formulary)
+    def set_worklist(self, worklist: Worklist,
+                     remakes: Mapping[str, str] | None = None) -> None:
+        """Show the orders now to make (another station took one, a new one arrived).
+
+        ``remakes`` maps an order id to the rejected preparation it is to be remade for.
+        """
+        rows = worklist_rows(worklist, self._formulary, remakes)
         if rows != self.state.rows:
             self.state = WorklistState(rows, self.state.message, self.state.good_news)
             self._ids = frozenset(r.order_id for r in rows)

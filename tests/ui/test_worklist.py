@@ -13,6 +13,7 @@ from station.core.orders import Priority
 from ui.worklist import (
     COLUMNS,
     HAZARDOUS,
+    REMAKE,
     WorklistPresenter,
     WorklistTableModel,
     WorklistView,
@@ -124,3 +125,29 @@ def test_a_wrong_scan_is_shown_on_the_view(presenter, qtbot):
     assert view.message_label.text() == "✖ not an order on this worklist: 'hello'"
     ARTIFACTS.mkdir(exist_ok=True)
     assert view.grab().save(str(ARTIFACTS / "worklist_wrong_scan.png"))
+
+
+def test_a_remake_says_so_under_its_order_id_and_in_the_title(catalog, qtbot):
+    worklist, formulary = catalog
+    target = worklist_rows(worklist, formulary)[4].order_id
+    presenter = WorklistPresenter(worklist, formulary)
+    view = _view(presenter, qtbot)
+    view.resize(1500, 900)  # the worklist's share of the station's 1920 x 1080 window
+    presenter.set_worklist(worklist, {target: "P-0A1B2C3D4E5F"})
+    model = view.model
+    row = next(i for i, r in enumerate(model.rows) if r.order_id == target)
+    assert model.rows[row].remake_of == "P-0A1B2C3D4E5F"
+    order_cell = model.index(row, COLUMNS.index("Order"))
+    assert model.data(order_cell) == f"{target}\n{REMAKE}\nP-0A1B2C3D4E5F"
+    assert model.data(order_cell).splitlines()[1:] == ["↻ REMAKE of", "P-0A1B2C3D4E5F"]
+    assert model.data(order_cell, Qt.ItemDataRole.FontRole).bold()
+    assert model.data(order_cell, Qt.ItemDataRole.BackgroundRole) is not None
+    others = [i for i, r in enumerate(model.rows) if r.order_id != target]
+    assert all("REMAKE" not in model.data(model.index(i, 0)) for i in others)
+    assert view.title_label.text().endswith(" hazardous, 1 remake)")
+    assert [r.order_id for r in model.rows] == [
+        r.order_id for r in worklist_rows(worklist, formulary)]  # a remake keeps its place
+    header = view.table.horizontalHeader()
+    assert header.length() <= view.table.viewport().width()  # nothing pushed off the screen
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert view.grab().save(str(ARTIFACTS / "worklist_remake.png"))

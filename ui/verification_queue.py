@@ -1,0 +1,463 @@
+"""The pharmacist's queue: every preparation held for verification or an in-process check.
+
+:class:`VerificationQueue` (no Qt) folds the record's ``created``, ``started`` and
+``state_changed`` events from every station sharing the database, once, then only those
+appended since, into frozen :class:`QueueEntry` records: STAT first, then urgent, then
+routine, each by due time, then by how long it has waited. An entry says what is awaited
+(verification, or an in-process check while a technician waits at the hood), since when,
+and at which station.
+
+:class:`QueueTableModel` shows the entries in three columns of short lines, and
+:class:`QueueView` the title with the counts above the table; ``selected(preparation_id)``
+fires when the highlighted row changes. Ages are shown against the time given to
+:meth:`QueueTableModel.set_now`, which the page moves on every half minute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelection,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from station.core.errors import StationError
+from station.core.orders import DoseOrder, Priority, Worklist
+from station.core.workflow import TERMINAL_PHASES, Phase
+from station.records.formulary_versions import FormularyVersions
+from station.records.store import EventStore, StoredEvent
+from ui.look import font
+from ui.worklist import HAZARDOUS, order_row
+
+#: The phases a pharmacist acts on.
+AWAITED = frozenset({Phase.AWAITING_VERIFICATION, Phase.AWAITING_CHECK})
+TABLE_PT = 15
+TITLE_PT = 22
+ROW_HEIGHT = 84
+VERIFY = "VERIFY"
+CHECK = "IN-PROCESS\nCHECK"
+REMAKE = "↻ REMAKE"
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One preparation a pharmacist is waited for."""
+
+    preparation_id: str
+    phase: Phase
+    order_id: str
+    priority: Priority
+    due: dt.datetime
+    patient: str
+    drugs: str
+    hazardous: bool
+    preparer: str
+    station_id: str
+    held_utc: dt.datetime
+    remake_of: str | None = None
+
+    @property
+    def stat(self) -> bool:
+        """Whether the order is STAT."""
+        return self.priority is Priority.STAT
+
+    @property
+    def is_check(self) -> bool:
+        """Whether an in-process check (not the final verification) is awaited."""
+        return self.phase is Phase.AWAITING_CHECK
+
+    def waited(self, now: dt.datetime) -> dt.timedelta:
+        """How long it has been held at ``now`` (never negative)."""
+        return max(now - self.held_utc, dt.timedelta(0))
+
+
+def queue_key(entry: QueueEntry) -> tuple[int, dt.datetime, dt.datetime, str]:
+    """Priority, then due time, then the longest held, then the id."""
+    return (entry.priority.rank, entry.due, entry.held_utc, entry.preparation_id)
+
+
+def waited_text(waited: dt.timedelta) -> str:
+    """``just now``, ``12 min``, ``1 h 05 min``, ``2 d 3 h``.
+
+    >>> waited_text(dt.timedelta(minutes=65))
+    '1 h 05 min'
+    """
+    minutes = int(waited.total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+@dataclass
+class _Known:
+    """What the fold keeps of one preparation until it is decided or cancelled."""
+
+    created: Mapping[str, Any]
+    preparer: str
+    phase: Phase
+    station_id: str
+    held_utc: dt.datetime
+    entry: QueueEntry | None = None
+
+
+class VerificationQueue:
+    """The preparations awaiting a pharmacist, kept current by :meth:`refresh`."""
+
+    def __init__(self, store: EventStore, versions: FormularyVersions | None = None) -> None:
+        self._store = store
+        self._versions = versions if versions is not None else FormularyVersions(store.engine)
+        self._after = 0
+        self._known: dict[str, _Known] = {}
+        self._entries: tuple[QueueEntry, ...] = ()
+
+    @property
+    def last(self) -> int:
+        """The sequence number of the last event folded in."""
+        return self._after
+
+    @property
+    def entries(self) -> tuple[QueueEntry, ...]:
+        """The preparations awaiting a pharmacist, in the order to take them."""
+        return self._entries
+
+    def entry(self, preparation_id: str) -> QueueEntry | None:
+        """The entry of this preparation, if it is in the queue."""
+        return next((e for e in self._entries if e.preparation_id == preparation_id), None)
+
+    def refresh(self) -> bool:
+        """Fold in the events recorded since the last refresh; True if the queue changed."""
+        for event in self._store.events(after=self._after):
+            self._fold(event)
+            self._after = event.sequence
+        entries = tuple(sorted((self._entry_of(pid, known) for pid, known in
+                                self._known.items() if known.phase in AWAITED), key=queue_key))
+        changed = entries != self._entries
+        self._entries = entries
+        return changed
+
+    def _fold(self, event: StoredEvent) -> None:
+        known = self._known.get(event.preparation_id)
+        if event.kind == "created":
+            self._known[event.preparation_id] = _Known(
+                event.payload, event.user_id, Phase.READY, event.station_id, event.utc)
+        elif known is None:
+            return
+        elif event.kind == "started":
+            known.preparer = event.user_id
+        elif event.kind == "state_changed":
+            phase = Phase(event.payload["to"])
+            if phase in TERMINAL_PHASES:
+                del self._known[event.preparation_id]
+                return
+            if phase in AWAITED and phase is not known.phase:
+                known.station_id, known.held_utc = event.station_id, event.utc
+                known.entry = None
+            known.phase = phase
+
+    def _entry_of(self, preparation_id: str, known: _Known) -> QueueEntry:
+        if known.entry is None:
+            known.entry = self._describe(preparation_id, known)
+        return known.entry
+
+    def _describe(self, preparation_id: str, known: _Known) -> QueueEntry:
+        created = known.created
+        order = _order(created)
+        try:
+            _version, formulary = self._versions.formulary_of(int(created["formulary_version"]))
+            row = order_row(order, formulary)
+            drugs, hazardous = row.drugs, row.hazardous
+        except (StationError, KeyError, ValueError) as error:
+            drugs, hazardous = f"(drug names unavailable: {error})", False
+        remake = created.get("remake_of")
+        return QueueEntry(
+            preparation_id=preparation_id, phase=known.phase, order_id=order.order_id,
+            priority=order.priority, due=order.due,
+            patient=f"{order.patient.name} · {order.patient.location}", drugs=drugs,
+            hazardous=hazardous, preparer=known.preparer, station_id=known.station_id,
+            held_utc=known.held_utc.astimezone(dt.UTC),
+            remake_of=str(remake) if remake is not None else None)
+
+
+def _order(created: Mapping[str, Any]) -> DoseOrder:
+    return next(iter(Worklist.from_mapping({"order": [created["order"]]})))
+
+
+# ------------------------------------------------------------------------------ model
+
+COLUMNS = ("Priority", "Patient · drug", "Awaiting")
+_PRIORITY, _WHAT, _AWAITING = range(len(COLUMNS))
+_STAT_BACKGROUND = QColor("#ffcdd2")
+_CHECK_CELL = QColor("#ffe082")  # a technician is waiting at the hood
+_HAZARD_BACKGROUND = QColor("#e1bee7")  # as on the worklist; the word HAZARDOUS carries it
+_BLACK = QColor("#000000")
+
+
+class QueueTableModel(QAbstractTableModel):
+    """A read-only table over the queue's entries; ages as at :meth:`set_now`."""
+
+    def __init__(self, now: dt.datetime, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._entries: tuple[QueueEntry, ...] = ()
+        self._now = now
+
+    @property
+    def entries(self) -> tuple[QueueEntry, ...]:
+        """The entries shown, in order."""
+        return self._entries
+
+    def set_entries(self, entries: tuple[QueueEntry, ...]) -> None:
+        """Show ``entries`` instead (a full reset: the queue is short)."""
+        self.beginResetModel()
+        self._entries = entries
+        self.endResetModel()
+
+    def set_now(self, now: dt.datetime) -> None:
+        """Show the ages as at ``now``."""
+        self._now = now
+        if self._entries:
+            last = len(self._entries) - 1
+            self.dataChanged.emit(self.index(0, _AWAITING), self.index(last, _AWAITING))
+
+    def row_of(self, preparation_id: str) -> int | None:
+        """The row showing this preparation, if any."""
+        return next((i for i, e in enumerate(self._entries)
+                     if e.preparation_id == preparation_id), None)
+
+    def entry_at(self, index: _Index) -> QueueEntry | None:
+        """The entry behind ``index``, if it is valid."""
+        if not index.isValid() or not 0 <= index.row() < len(self._entries):
+            return None
+        return self._entries[index.row()]
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        """One row per entry; none below a row."""
+        return 0 if parent.isValid() else len(self._entries)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        """The three columns."""
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """Column titles; row numbers down the side."""
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section] if 0 <= section < len(COLUMNS) else None
+        return str(section + 1) if 0 <= section < len(self._entries) else None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        """Selectable, never editable."""
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemNeverHasChildren)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """Text, and bold type and colours for STAT, in-process checks and hazardous drugs."""
+        entry = self.entry_at(index)
+        if entry is None or not 0 <= index.column() < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.UserRole:
+            return entry.preparation_id
+        render = _RENDERERS.get(role)
+        return render(self, entry, index.column()) if render is not None else None
+
+    def text(self, entry: QueueEntry, column: int) -> str:
+        """What the cell at ``column`` says for ``entry``."""
+        if column == _PRIORITY:
+            due = entry.due.astimezone(self._now.tzinfo)
+            return f"{entry.priority.value.upper()}\ndue {due:%H:%M}\n{due:%d %b}"
+        if column == _WHAT:
+            marks = [m for m, on in ((HAZARDOUS, entry.hazardous),
+                                     (f"{REMAKE} of {entry.remake_of}", entry.remake_of)) if on]
+            return "\n".join([entry.patient, entry.drugs, *marks,
+                              f"{entry.preparation_id} · by {entry.preparer}"])
+        what = CHECK if entry.is_check else VERIFY
+        return f"{what}\nheld {waited_text(entry.waited(self._now))}\nat {entry.station_id}"
+
+    def _font(self, entry: QueueEntry, column: int) -> QFont | None:
+        bold = entry.stat or column == _AWAITING
+        return font(TABLE_PT, bold=True) if bold else None
+
+    def _background(self, entry: QueueEntry, column: int) -> QBrush | None:
+        if column == _AWAITING and entry.is_check:
+            return QBrush(_CHECK_CELL)
+        if column == _WHAT and entry.hazardous:
+            return QBrush(_HAZARD_BACKGROUND)
+        return QBrush(_STAT_BACKGROUND) if entry.stat else None
+
+    def _foreground(self, entry: QueueEntry, column: int) -> QBrush | None:
+        coloured = entry.stat or (column == _AWAITING and entry.is_check) or (
+            column == _WHAT and entry.hazardous)
+        return QBrush(_BLACK) if coloured else None
+
+
+_RENDERERS: dict[int, Callable[[QueueTableModel, QueueEntry, int], Any]] = {
+    Qt.ItemDataRole.DisplayRole: QueueTableModel.text,
+    Qt.ItemDataRole.AccessibleTextRole: QueueTableModel.text,
+    Qt.ItemDataRole.FontRole: QueueTableModel._font,
+    Qt.ItemDataRole.BackgroundRole: QueueTableModel._background,
+    Qt.ItemDataRole.ForegroundRole: QueueTableModel._foreground,
+}
+
+
+# ------------------------------------------------------------------------------ view
+
+
+def queue_title(entries: tuple[QueueEntry, ...]) -> str:
+    """``Queue: 4 to verify, 1 in-process check (2 STAT)``."""
+    checks = sum(1 for e in entries if e.is_check)
+    verify = len(entries) - checks
+    stat = sum(1 for e in entries if e.stat)
+    check_words = f", {checks} in-process check{'' if checks == 1 else 's'}" if checks else ""
+    return f"Queue: {verify} to verify{check_words} ({stat} STAT)"
+
+
+class QueueView(QWidget):
+    """The title with the counts and the table; ``selected(preparation_id)`` on a new row."""
+
+    selected = Signal(str)
+    activated = Signal(str)  # Enter on a row: go to its review
+
+    def __init__(self, now: Callable[[], dt.datetime], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("verification_queue")
+        self._now = now
+        self.title_label = QLabel(queue_title(()), self)
+        self.title_label.setObjectName("queue_title")
+        self.title_label.setFont(font(TITLE_PT, bold=True))
+        self.title_label.setWordWrap(True)
+
+        self.model = QueueTableModel(now(), self)
+        self.table = QTableView(self)
+        self.table.setObjectName("queue_table")
+        self.table.setModel(self.model)
+        self.table.setFont(font(TABLE_PT))
+        header = self.table.horizontalHeader()
+        header.setFont(font(TABLE_PT - 2, bold=True))
+        header.setMinimumHeight(48)
+        for column in (_PRIORITY, _AWAITING):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(_WHAT, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        # Rows grow to their text: a drug name is never cut short.
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setMinimumSectionSize(ROW_HEIGHT)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setTabKeyNavigation(False)
+        self.table.setWordWrap(True)
+        self.table.setStyleSheet(
+            "QTableView::item:selected { background: #0d47a1; color: #ffffff; }"
+            " QTableView { gridline-color: #9e9e9e; }"
+            " QTableView:focus { border: 4px solid #ffab00; }")
+        self.table.selectionModel().selectionChanged.connect(self._on_selection)
+        self.table.activated.connect(self._on_activated)
+
+        self.empty_label = QLabel("Nothing is waiting for a pharmacist.", self)
+        self.empty_label.setObjectName("queue_empty")
+        self.empty_label.setFont(font(TABLE_PT + 2))
+        self.empty_label.setStyleSheet("QLabel { color: #1b5e20; padding: 8px; }")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        layout.addWidget(self.title_label)
+        layout.addWidget(self.empty_label)
+        layout.addWidget(self.table, 1)
+        self.setFocusProxy(self.table)
+        self._current: str | None = None
+
+    @property
+    def current(self) -> str | None:
+        """The preparation highlighted, if any."""
+        return self._current
+
+    def set_entries(self, entries: tuple[QueueEntry, ...]) -> None:
+        """Show ``entries``, keeping the highlighted preparation if it is still there.
+
+        With nothing highlighted yet, the first entry is. A highlighted preparation that left
+        the queue (another pharmacist decided it) stays :attr:`current`, so its review stays
+        on show, until :meth:`next` or a new choice.
+        """
+        keep = self._current
+        self.model.set_now(self._now())
+        self.table.selectionModel().blockSignals(True)
+        self.model.set_entries(entries)
+        self.table.selectionModel().blockSignals(False)
+        self.title_label.setText(queue_title(entries))
+        self.empty_label.setVisible(not entries)
+        row = self.model.row_of(keep) if keep is not None else None
+        if row is None and keep is None and entries:
+            row = 0
+        if row is not None:
+            self.select_row(row)
+
+    def next(self) -> None:
+        """Leave the preparation just decided: highlight the first one waiting, if any."""
+        self._current = None
+        self.table.clearSelection()
+        if self.model.entries:
+            self.select_row(0)
+
+    def select(self, preparation_id: str) -> bool:
+        """Highlight this preparation; False if it is not in the queue."""
+        row = self.model.row_of(preparation_id)
+        if row is None:
+            return False
+        self.select_row(row)
+        return True
+
+    def select_row(self, row: int) -> None:
+        """Highlight row ``row`` (and announce it if it is another preparation)."""
+        self.table.selectRow(row)
+        self.table.setCurrentIndex(self.model.index(row, 0))
+        self._announce(row)
+
+    def tick(self) -> None:
+        """Move the ages on to now."""
+        self.model.set_now(self._now())
+
+    def _on_selection(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        rows = {index.row() for index in selected.indexes()}
+        if rows:
+            self._announce(min(rows))
+
+    def _announce(self, row: int) -> None:
+        entry = self.model.entry_at(self.model.index(row, 0))
+        if entry is not None and entry.preparation_id != self._current:
+            self._current = entry.preparation_id
+            self.selected.emit(entry.preparation_id)
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        entry = self.model.entry_at(index)
+        if entry is not None:
+            self.activated.emit(entry.preparation_id)
