@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -254,7 +254,13 @@ class PreparationService:
         """The preparation as its recorded events say (a pure fold)."""
         return self._fold(preparation_id, self.record.events.events_of(preparation_id))
 
-    def _fold(self, preparation_id: str, stored: list[StoredEvent]) -> Preparation:
+    def starting_state(self, preparation_id: str,
+                       stored: Sequence[StoredEvent]) -> tuple[Preparation, Formulary]:
+        """The preparation as created (before its first event) and the formulary it uses.
+
+        Raises :class:`RecordError` when the events do not begin with the creation, or when
+        the formulary version they name no longer matches its recorded checksum.
+        """
         if not stored or stored[0].kind != CREATED:
             raise RecordError(f"no preparation {preparation_id!r} in the record")
         created = stored[0].payload
@@ -263,7 +269,10 @@ class PreparationService:
             raise RecordError(f"{preparation_id}: formulary version {version.version} changed")
         order = next(iter(Worklist.from_mapping({"order": [created["order"]]})))
         recipe = build_recipe(order, formulary, Tolerance.parse(created["site_tolerance"]))
-        state = Preparation.new(preparation_id, recipe)
+        return Preparation.new(preparation_id, recipe), formulary
+
+    def _fold(self, preparation_id: str, stored: list[StoredEvent]) -> Preparation:
+        state, formulary = self.starting_state(preparation_id, stored)
         for entry in stored[1:]:
             if entry.kind in DERIVED_KINDS:
                 continue

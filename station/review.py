@@ -35,9 +35,9 @@ from station.core.errors import LookupFailed
 from station.core.formulary import Formulary
 from station.core.gravimetry import Verdict
 from station.core.label import HAZARDOUS_WARNING, HIGH_ALERT_WARNING, format_ml, format_quantity
-from station.core.orders import DoseOrder, Worklist
-from station.core.quantities import Quantity, Tolerance
-from station.core.recipe import Step, StepKind, build_recipe
+from station.core.orders import DoseOrder
+from station.core.quantities import Quantity
+from station.core.recipe import Step, StepKind
 from station.core.workflow import (
     ActionConfirmed,
     Attempt,
@@ -59,7 +59,6 @@ from station.preparations import (
     CREATED,
     DERIVED_KINDS,
     PreparationService,
-    RecordError,
     from_payload,
 )
 from station.records.store import StoredEvent
@@ -415,13 +414,10 @@ def review_preparation(service: PreparationService, preparation_id: str) -> Prep
     stored = service.record.events.events_of(preparation_id)
     if not stored or stored[0].kind != CREATED:
         raise UnknownPreparation(f"no preparation {preparation_id!r} in the record")
+    start, formulary = service.starting_state(preparation_id, stored)
+    recipe, order = start.recipe, start.recipe.order
     created = stored[0].payload
-    version, formulary = service.versions.formulary_of(int(created["formulary_version"]))
-    if version.sha256 != created["formulary_sha256"]:
-        raise RecordError(f"{preparation_id}: formulary version {version.version} changed")
-    order = next(iter(Worklist.from_mapping({"order": [created["order"]]})))
-    recipe = build_recipe(order, formulary, Tolerance.parse(created["site_tolerance"]))
-    replay = _Replay(Preparation.new(preparation_id, recipe), formulary)
+    replay = _Replay(start, formulary)
     replay.moments.append(_Moment(stored[0], Phase.READY))
     for entry in stored[1:]:
         replay.add(entry)
@@ -441,7 +437,7 @@ def review_preparation(service: PreparationService, preparation_id: str) -> Prep
         flags=_flags(steps, replay),
         timeline=timeline,
         signatures=tuple(m.signature for m in replay.moments if m.signature is not None),
-        formulary_version=version.version,
+        formulary_version=int(created["formulary_version"]),
         created_utc=stored[0].utc.astimezone(dt.UTC),
         held_utc=replay.held_utc.astimezone(dt.UTC) if replay.held_utc else None,
         last_hash=stored[-1].hash,
