@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -56,6 +55,7 @@ from station.records.search import (
 )
 from ui.audit_worker import SearchQuery, SearchResult
 from ui.look import font, line_edit
+from ui.widgets.record_table import RecordTableModel
 
 TABLE_PT = 13
 FORM_PT = 13
@@ -156,59 +156,31 @@ def cell_texts(summary: PreparationSummary) -> tuple[str, ...]:
     )
 
 
-class ResultsTableModel(QAbstractTableModel):
+class ResultsTableModel(RecordTableModel):
     """A read-only table over a tuple of frozen :class:`PreparationSummary` records."""
 
     def __init__(self, found: tuple[PreparationSummary, ...] = (),
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._found = found
+        super().__init__(COLUMNS, found, parent)
 
     @property
     def found(self) -> tuple[PreparationSummary, ...]:
         """The summaries shown, in the order the search returned them."""
-        return self._found
+        return self.records
 
     def set_found(self, found: tuple[PreparationSummary, ...]) -> None:
-        """Show ``found`` instead (a full reset)."""
-        self.beginResetModel()
-        self._found = found
-        self.endResetModel()
+        """Show ``found`` instead."""
+        self.set_records(found)
 
     def summary_at(self, index: _Index) -> PreparationSummary | None:
         """The summary behind ``index``, if it is valid."""
-        if not index.isValid() or not 0 <= index.row() < len(self._found):
-            return None
-        return self._found[index.row()]
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        """Rows at the top level; none below a row."""
-        return 0 if parent.isValid() else len(self._found)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        """One column per field shown."""
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        """Column titles; row numbers down the side."""
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section] if 0 <= section < len(COLUMNS) else None
-        return str(section + 1) if 0 <= section < len(self._found) else None
-
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        """Selectable, never editable."""
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                | Qt.ItemFlag.ItemNeverHasChildren)
+        summary: PreparationSummary | None = self.record_at(index)
+        return summary
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Text, the outcome's colour, the decision's reason as a tooltip, sort keys."""
         summary = self.summary_at(index)
-        if summary is None or not 0 <= index.column() < len(COLUMNS):
+        if summary is None:
             return None
         render = _RENDERERS.get(role)
         return render(summary, index.column()) if render is not None else None

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QItemSelection,
     QModelIndex,
     QObject,
@@ -45,6 +44,7 @@ from station.core.workflow import TERMINAL_PHASES, Phase
 from station.records.formulary_versions import FormularyVersions
 from station.records.store import EventStore, StoredEvent
 from ui.look import font
+from ui.widgets.record_table import RecordTableModel
 from ui.worklist import HAZARDOUS, order_row
 
 #: The phases a pharmacist acts on.
@@ -218,71 +218,43 @@ _HAZARD_BACKGROUND = QColor("#e1bee7")  # as on the worklist; the word HAZARDOUS
 _BLACK = QColor("#000000")
 
 
-class QueueTableModel(QAbstractTableModel):
+class QueueTableModel(RecordTableModel):
     """A read-only table over the queue's entries; ages as at :meth:`set_now`."""
 
     def __init__(self, now: dt.datetime, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._entries: tuple[QueueEntry, ...] = ()
+        super().__init__(COLUMNS, (), parent)
         self._now = now
 
     @property
     def entries(self) -> tuple[QueueEntry, ...]:
         """The entries shown, in order."""
-        return self._entries
+        return self.records
 
     def set_entries(self, entries: tuple[QueueEntry, ...]) -> None:
-        """Show ``entries`` instead (a full reset: the queue is short)."""
-        self.beginResetModel()
-        self._entries = entries
-        self.endResetModel()
+        """Show ``entries`` instead."""
+        self.set_records(entries)
 
     def set_now(self, now: dt.datetime) -> None:
         """Show the ages as at ``now``."""
         self._now = now
-        if self._entries:
-            last = len(self._entries) - 1
+        if self.records:
+            last = len(self.records) - 1
             self.dataChanged.emit(self.index(0, _AWAITING), self.index(last, _AWAITING))
 
     def row_of(self, preparation_id: str) -> int | None:
         """The row showing this preparation, if any."""
-        return next((i for i, e in enumerate(self._entries)
+        return next((i for i, e in enumerate(self.records)
                      if e.preparation_id == preparation_id), None)
 
     def entry_at(self, index: _Index) -> QueueEntry | None:
         """The entry behind ``index``, if it is valid."""
-        if not index.isValid() or not 0 <= index.row() < len(self._entries):
-            return None
-        return self._entries[index.row()]
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        """One row per entry; none below a row."""
-        return 0 if parent.isValid() else len(self._entries)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        """The three columns."""
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        """Column titles; row numbers down the side."""
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section] if 0 <= section < len(COLUMNS) else None
-        return str(section + 1) if 0 <= section < len(self._entries) else None
-
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        """Selectable, never editable."""
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                | Qt.ItemFlag.ItemNeverHasChildren)
+        entry: QueueEntry | None = self.record_at(index)
+        return entry
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Text, and bold type and colours for STAT, in-process checks and hazardous drugs."""
         entry = self.entry_at(index)
-        if entry is None or not 0 <= index.column() < len(COLUMNS):
+        if entry is None:
             return None
         if role == Qt.ItemDataRole.UserRole:
             return entry.preparation_id

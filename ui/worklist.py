@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -40,6 +39,7 @@ from PySide6.QtWidgets import (
 from station.core.formulary import Formulary
 from station.core.identifiers import Ndc
 from station.core.orders import DoseOrder, Priority, Worklist
+from ui.widgets.record_table import RecordTableModel
 
 HAZARDOUS = "⚠ HAZARDOUS"
 REMAKE = "↻ REMAKE of"
@@ -138,59 +138,31 @@ def _due_text(due: dt.datetime) -> str:
     return due.strftime("%H:%M\n%d %b")
 
 
-class WorklistTableModel(QAbstractTableModel):
+class WorklistTableModel(RecordTableModel):
     """A read-only table over a tuple of frozen :class:`WorklistRow` records."""
 
     def __init__(self, rows: tuple[WorklistRow, ...] = (),
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows = rows
+        super().__init__(COLUMNS, rows, parent)
 
     @property
     def rows(self) -> tuple[WorklistRow, ...]:
         """The rows shown, in order."""
-        return self._rows
+        return self.records
 
     def set_rows(self, rows: tuple[WorklistRow, ...]) -> None:
-        """Show ``rows`` instead (a full reset: the list is short)."""
-        self.beginResetModel()
-        self._rows = rows
-        self.endResetModel()
+        """Show ``rows`` instead."""
+        self.set_records(rows)
 
     def row_at(self, index: _Index) -> WorklistRow | None:
         """The record behind ``index``, if it is valid."""
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        return self._rows[index.row()]
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        """Rows at the top level; none below a row."""
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        """One column per field."""
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        """Column titles; row numbers down the side."""
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section] if 0 <= section < len(COLUMNS) else None
-        return str(section + 1) if 0 <= section < len(self._rows) else None
-
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        """Selectable, never editable."""
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                | Qt.ItemFlag.ItemNeverHasChildren)
+        row: WorklistRow | None = self.record_at(index)
+        return row
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Text, and bold type and colours marking STAT and hazardous rows."""
         row = self.row_at(index)
-        if row is None or not 0 <= index.column() < len(COLUMNS):
+        if row is None:
             return None
         if role == Qt.ItemDataRole.UserRole:
             return row.order_id
