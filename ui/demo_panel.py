@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWi
 from station.core.workflow import Preparation
 from station.demo_hood import DOSE_ERROR_BANDS, DemoHood, Mistake
 from station.hood import HoodView, NextAction
-from ui.look import font
+from ui.look import font, text_label
 
 BUTTON_PT = 16
 TEXT_PT = 14
@@ -170,11 +170,7 @@ class DemoPanel(QWidget):
         label.setMinimumHeight(label.heightForWidth(PANEL_WIDTH - 32))
 
     def _label(self, name: str, text: str, points: int, *, bold: bool = False) -> QLabel:
-        label = QLabel(text, self)
-        label.setObjectName(name)
-        label.setFont(font(points, bold=bold))
-        label.setWordWrap(True)
-        label.setTextFormat(Qt.TextFormat.PlainText)
+        label = text_label(self, name, points, text, bold=bold)
         label.setMinimumHeight(label.heightForWidth(PANEL_WIDTH - 32))
         return label
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QLineEdit, QWidget
+from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
 
 
 def font(points: int, *, bold: bool = False) -> QFont:
@@ -24,3 +25,15 @@ def line_edit(parent: QWidget, name: str, accessible: str, *, points: int, heigh
     field.setMinimumHeight(height)
     field.setMinimumWidth(width)
     return field
+
+
+def text_label(parent: QWidget, name: str, points: int, text: str = "", *,
+               bold: bool = False) -> QLabel:
+    """A wrapped label of plain text (never read as rich text), named for tests."""
+    label = QLabel(text, parent)
+    label.setObjectName(name)
+    label.setFont(font(points, bold=bold))
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+    return label

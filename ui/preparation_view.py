@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.look import font
+from ui.look import font, text_label
 from ui.preparation_presenter import (
     PreparationPresenter,
     PreparationScreenState,
@@ -207,12 +207,7 @@ class PreparationView(QWidget):
     # ------------------------------------------------------------ building
 
     def _label(self, name: str, points: int, *, bold: bool = False) -> QLabel:
-        label = QLabel(self)
-        label.setObjectName(name)
-        label.setFont(font(points, bold=bold))
-        label.setWordWrap(True)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-        return label
+        return text_label(self, name, points, bold=bold)
 
     def _button(self, name: str, text: str) -> QPushButton:
         button = QPushButton(text, self)

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from station.core.recipe import StepKind
 from station.core.workflow import Phase
 from station.review import ALERT, Flag, PreparationReview, ScanView, StepView, WeightView
-from ui.look import font
+from ui.look import font, text_label
 from ui.verification_queue import waited_text
 from ui.widgets.photo_viewer import PhotoViewer
 
@@ -441,12 +441,7 @@ class ReviewView(QWidget):
         layout.addLayout(buttons)
 
     def _label(self, name: str, points: int, *, bold: bool = False) -> QLabel:
-        label = QLabel(self)
-        label.setObjectName(name)
-        label.setFont(font(points, bold=bold))
-        label.setWordWrap(True)
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        return label
+        return text_label(self, name, points, bold=bold)
 
     def _list(self, name: str, points: int) -> QListWidget:
         widget = QListWidget(self)

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.look import font, line_edit
+from ui.look import font, line_edit, text_label
 
 FONT_PT = 22
 EXPLANATION_PT = 24
@@ -262,11 +262,7 @@ class SignatureDialog(QDialog):
 
     def _label(self, text: str, name: str, points: int, *, bold: bool = False,
                style: str = "") -> QLabel:
-        label = QLabel(text, self)
-        label.setObjectName(name)
-        label.setFont(font(points, bold=bold))
-        label.setWordWrap(True)
-        label.setTextFormat(Qt.TextFormat.PlainText)
+        label = text_label(self, name, points, text, bold=bold)
         if style:
             label.setStyleSheet(style)
         return label
