@@ -14,8 +14,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from station.core.workflow import Phase, StopReason
+from station.demo_content import DEMO_ACCOUNTS
 from station.demo_hood import Mistake
 from station.hood import NextAction
+from station.records.users import Role
 from tests.ui.station_driver import (
     Technician,
     demo_config,
@@ -223,3 +225,30 @@ def test_an_account_without_a_screen_here_is_told_so(technician, station, qtbot)
     assert window.current_page is window.login_view
     assert "audit.demo is an auditor: this station has no screen for that role" in (
         window.login_view.error_label.text())
+
+
+def test_the_pharmacist_signs_in_at_the_same_window_and_releases_the_held_dose(technician,
+                                                                               station,
+                                                                               qtbot):
+    window = station.window
+    start_single_vial_order(technician, station, qtbot)
+    technician.finish()
+    held = station.preparation.preparation.preparation_id
+    technician.press(Qt.Key.Key_F12)
+    technician.sign_in("rph.demo")
+    page = window.role_pages[Role.PHARMACIST]
+    qtbot.waitUntil(lambda: window.current_page is page, timeout=5000)
+    qtbot.waitUntil(lambda: page.queue_view.model.row_of(held) is not None, timeout=10_000)
+    page.queue_view.select(held)
+    qtbot.waitUntil(lambda: page.review_view.review is not None
+                    and page.review_view.review.preparation_id == held, timeout=10_000)
+    page.review_view.setFocus()
+    screenshot(window, "station_pharmacist")
+    technician.press(Qt.Key.Key_F6)
+    qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible(), timeout=5000)
+    technician.type(next(a.password for a in DEMO_ACCOUNTS if a.user_id == "rph.demo"))
+    technician.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: page.dialog is None, timeout=10_000)
+    kinds = [e.kind for e in station.record.events.events_of(held)]
+    assert "verified" in kinds
+    assert station.scanner_filter.mouse_clicks == 0
