@@ -23,7 +23,6 @@ queue; anywhere on the page, PgUp/PgDn go through the steps and + / - / 0 zoom t
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -31,6 +30,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QImage, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from station.core.scan import split_symbology
 from station.core.workflow import Phase
 from station.records.users import Meaning, Session
 from station.review import PreparationReview
@@ -196,7 +196,8 @@ class PharmacistPage(QWidget):
         The label's barcode holds the preparation id (an AIM prefix such as ``]C0`` is
         dropped). False, and the page says why, if it is not in the queue.
         """
-        preparation_id = re.sub(r"^\][A-Za-z]\d", "", text.strip()).strip()
+        _symbology, preparation_id = split_symbology(text.strip())
+        preparation_id = preparation_id.strip()
         if self.session is None:
             return False
         if not self.queue_view.select(preparation_id):

@@ -48,6 +48,14 @@ class SessionAware(Protocol):
         """Show this user's view (or forget them)."""
 
 
+@runtime_checkable
+class ScanAware(Protocol):
+    """A role's page that takes scans (the pharmacist's: a label opens its review)."""
+
+    def open_scanned(self, text: str) -> bool:
+        """Act on one scan; False if it named nothing here."""
+
+
 def _article(noun: str) -> str:
     return "an" if noun[:1] in "aeiou" else "a"
 
@@ -216,6 +224,8 @@ class StationWindow(QMainWindow):
             self.worklist_presenter.scan(text)
         elif page is self.preparation_view:
             self.preparation_view.presenter.on_handheld(text)
+        elif isinstance(page, ScanAware):
+            page.open_scanned(text)  # a pharmacist scans a held bag's label to review it
 
     # ------------------------------------------------------------ helpers
 

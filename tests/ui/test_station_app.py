@@ -239,10 +239,9 @@ def test_the_pharmacist_signs_in_at_the_same_window_and_releases_the_held_dose(t
     page = window.role_pages[Role.PHARMACIST]
     qtbot.waitUntil(lambda: window.current_page is page, timeout=5000)
     qtbot.waitUntil(lambda: page.queue_view.model.row_of(held) is not None, timeout=10_000)
-    page.queue_view.select(held)
+    technician.scan("]C0" + held)  # the held bag's label, as an AIM-prefixing scanner sends it
     qtbot.waitUntil(lambda: page.review_view.review is not None
                     and page.review_view.review.preparation_id == held, timeout=10_000)
-    page.review_view.setFocus()
     screenshot(window, "station_pharmacist")
     technician.press(Qt.Key.Key_F6)
     qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible(), timeout=5000)
