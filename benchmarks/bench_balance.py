@@ -24,6 +24,7 @@ from pathlib import Path
 
 import serial
 
+from benchmarks.summary import SummaryRow
 from scale_drivers.api import Parity, SerialSettings
 from scale_drivers.protocols import open_balance
 from station.scale_commands import SIMULATOR_NAMES
@@ -148,8 +149,9 @@ def measure_streaming(seconds: float = 3.0) -> tuple[float, float]:
     return count / elapsed, 1 / settings.wire_seconds(line)
 
 
-def main() -> None:
-    """Print the table."""
+def main() -> list[SummaryRow]:
+    """Print the table; return the key figures."""
+    rows = []
     print(f"Balance link over a pty, simulator paced at {BAUD} baud, {READINGS} readings each")
     print(f"{'protocol':<9} {'wire':>8} {'baseline':>9} {'driver':>8} {'p95':>8} "
           f"{'overhead':>9} {'driver CPU':>11}   (ms per reading; goal: overhead < 1 ms)")
@@ -157,9 +159,13 @@ def main() -> None:
         row = measure_protocol(protocol)
         print(f"{row.protocol:<9} {row.wire:>8.2f} {row.baseline:>9.2f} {row.driver:>8.2f} "
               f"{row.driver_p95:>8.2f} {row.overhead:>9.2f} {row.cpu:>11.3f}")
+        rows.append(SummaryRow(f"{protocol} driver overhead/reading", row.overhead, "ms",
+                               "wire time", row.wire))
     rate, limit = measure_streaming()
     print(f"MT-SICS SIR streaming: {rate:.1f} readings/s against the link's limit of "
           f"{limit:.1f} lines/s ({rate / limit:.0%})")
+    rows.append(SummaryRow("mt-sics SIR streaming", rate, "/s", "link limit", limit))
+    return rows
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import zxingcpp
 
+from benchmarks.summary import SummaryRow
 from station.decoding import (
     DecodePipeline,
     Symbol,
@@ -242,7 +243,9 @@ def gil_report(decoders: dict[str, Decoder], frame: np.ndarray) -> str:
     return ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
 
 
-def main() -> None:
+def main() -> list[SummaryRow]:
+    """Print the table; return the key figures."""
+    rows: list[SummaryRow] = []
     pipeline = DecodePipeline()
     decoders: dict[str, Decoder] = {
         "pipeline": pipeline.decode,
@@ -271,6 +274,7 @@ def main() -> None:
             print(f"{set_name:<12} {name:<10} {len(samples):>6} {recall:>15} "
                   f"{result.median:>10.2f} {result.p95:>8.2f} {1000 / result.median:>9.0f} "
                   f"{result.false_reads:>6}")
+        rows += _summary(set_name, results)
         union = results["zxing-cpp"].read | results["pyzbar"].read
         pipe = results["pipeline"]
         ratio = pipe.median / results["zxing-cpp"].median
@@ -292,6 +296,22 @@ def main() -> None:
     print("threads: a Python thread kept this share of its solo speed while this thread "
           "decoded 720p frames:")
     print("  " + gil_report(decoders, sets["720p labels"][0].image))
+    return rows
+
+
+def _summary(set_name: str, results: dict[str, Result]) -> list[SummaryRow]:
+    """The pipeline's median time and recall beside each decoder alone."""
+    pipe = results["pipeline"]
+    rows = []
+    for alone in ("zxing-cpp", "pyzbar"):
+        rows.append(SummaryRow(f"{set_name}: pipeline median", pipe.median, "ms",
+                               f"{alone} alone", results[alone].median))
+    if pipe.expected:
+        for alone in ("zxing-cpp", "pyzbar"):
+            rows.append(SummaryRow(f"{set_name}: pipeline recall",
+                                   100 * len(pipe.read) / pipe.expected, "%", f"{alone} alone",
+                                   100 * len(results[alone].read) / pipe.expected))
+    return rows
 
 
 if __name__ == "__main__":

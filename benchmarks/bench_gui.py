@@ -44,6 +44,7 @@ from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from benchmarks.bench_balance import PTY_SETTINGS, Simulator
+from benchmarks.summary import SummaryRow
 from scale_drivers.api import Reading
 from scale_drivers.connection import LinkState
 from station.camera import Frame, SimulatedCamera
@@ -635,8 +636,9 @@ def _print_station(run: StationRun, seconds: float) -> None:
           f"waited for it: min {min(ticks):.0f} ms, median {statistics.median(ticks):.0f} ms")
 
 
-def main(seconds: float | None = None, station_seconds: float | None = None) -> None:
-    """Print the table."""
+def main(seconds: float | None = None,
+         station_seconds: float | None = None) -> list[SummaryRow]:
+    """Print the table; return the key figures."""
     length = phase_seconds(seconds)
     station_length = station_phase_seconds(station_seconds, length)
     result = measure(length, station_length)
@@ -678,6 +680,14 @@ def main(seconds: float | None = None, station_seconds: float | None = None) -> 
     print(f"goal p99 < {GOAL_P99_MS:g} ms in the station: {'met' if met else 'NOT MET'} "
           f"({run.phase.lag.p99:.2f} ms, sign-ins included)")
     print(f"threads left running: {', '.join(result.threads_left) or 'none'}")
+    idle = result.idle.lag
+    return [
+        SummaryRow("p99 lag, devices under load", load.lag.p99, "ms", "idle p99", idle.p99),
+        SummaryRow("p99 lag, station preparing", run.phase.lag.p99, "ms", "idle p99",
+                   idle.p99),
+        SummaryRow("p50 lag, station preparing", run.phase.lag.p50, "ms", "idle p50",
+                   idle.p50),
+    ]
 
 
 if __name__ == "__main__":

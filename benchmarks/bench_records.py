@@ -41,6 +41,7 @@ import psycopg
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from benchmarks.summary import SummaryRow
 from station.core.chain import GENESIS, ChainLink, canonical, link_hash
 from station.records.database import make_engine
 from station.records.migrate import upgrade
@@ -369,8 +370,22 @@ def _print(lines: list[Line]) -> None:
               f"{goal:<6} {verdict}")
 
 
-def main() -> None:
-    """Print the table."""
+def _summary(lines: list[Line]) -> list[SummaryRow]:
+    """Appends against plain inserts and verification against sha256 (events/s)."""
+    rows = []
+    for line in lines:
+        if line.what == "durable appends":
+            rows.append(SummaryRow(f"{line.backend}: EventStore.append", line.station,
+                                   "ev/s", f"{line.baseline_name} plain insert", line.baseline))
+        elif line.what == "verify chain" and line.unit == "ev/s":
+            rows.append(SummaryRow(f"{line.backend}: verify_chain", line.station, "ev/s",
+                                   "raw hashlib.sha256", line.baseline))
+    return rows
+
+
+def main() -> list[SummaryRow]:
+    """Print the table; return the key figures."""
+    rows: list[SummaryRow] = []
     print(f"Record store: {APPENDS} events over {PREPARATIONS} preparations, one transaction "
           f"each; verify best of {VERIFY_REPEATS}, sha256 best of {SHA_REPEATS}")
     header = (f"{'backend':<11} {'measure':<16} {'unit':<5} {'EventStore':>12} "
@@ -381,11 +396,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="station-bench-") as folder:
         lines, row_bytes = sqlite_lines(Path(folder))
     _print(lines)
+    rows += _summary(lines)
     notes.append(f"sqlite: WAL, synchronous=FULL, temporary folder; ~{row_bytes} B a row")
     admin = os.environ.get("STATION_TEST_PG_URL")
     if admin:
         lines, row_bytes, settings = postgres_lines(admin)
         _print(lines)
+        rows += _summary(lines)
         notes.append(f"postgresql: {settings}; ~{row_bytes} B a row")
     else:
         print(f"{'postgresql':<11} skipped: no PostgreSQL (set STATION_TEST_PG_URL)")
@@ -393,6 +410,7 @@ def main() -> None:
         print(note)
     print("bare driver: the same work written on sqlite3/psycopg directly (same statements, "
           "same transaction, same hashing), without SQLAlchemy; no goal, it shows the floor")
+    return rows
 
 
 if __name__ == "__main__":
