@@ -91,7 +91,9 @@ Kind = Literal["weight", "overload", "underload", "busy", "error", "off", "statu
 _PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
 _COMMAND = re.compile(r"^ESC ([A-Za-z]|[A-Za-z]\d{1,2}_)$")
 _WEIGHT = re.compile(
-    r"(?P<flag>\?)?\s*(?P<sign>[+-])?\s*(?P<value>[\d.,\[\]]+)(?:\s*(?P<unit>[A-Za-z%/]{1,4}))?")
+    # One run of spaces before the sign and one after it, never two runs side by side: a
+    # long run of spaces would otherwise be split every possible way (quadratic time).
+    r"(?P<flag>\?)?\s*(?:(?P<sign>[+-])\s*)?(?P<value>[\d.,\[\]]+)(?:\s*(?P<unit>[A-Za-z%/]{1,4}))?")
 _NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 # Where a weight starts: a ? flag, a sign, a digit, a decimal point or a bracket.
 _WEIGHT_START = re.compile(r"^\s*[?+\-\d.,\[]")

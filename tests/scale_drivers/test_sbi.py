@@ -357,3 +357,15 @@ def test_any_chunking_and_line_ending_decodes_the_same(lines, ending, cuts):
     decoded = decode_in_chunks(codec, stream, cuts)
     assert decoded == [codec.parse(line) for line in lines]
     assert [r.raw for r in decoded] == lines
+
+
+def test_a_sign_and_a_long_run_of_spaces_still_parse_in_one_pass():
+    # The weight pattern once had two space runs side by side around the optional sign; a
+    # long run was split every possible way. One run per side now: these parse as before.
+    def parsed(line: str) -> tuple[object, ...]:
+        reply = SbiCodec().parse(line)
+        assert reply is not None
+        return reply.value, reply.unit, reply.stable
+
+    assert parsed("-" + " " * 40 + "12.345 g") == parsed("-12.345 g")
+    assert parsed("? +   0.5 g") == parsed("?+0.5 g")
