@@ -167,11 +167,11 @@ class DemoPanel(QWidget):
         so without this a long line would overlap the widget below it.
         """
         label.setText(text)
-        label.setMinimumHeight(label.heightForWidth(PANEL_WIDTH - 32))
+        label.setMinimumHeight(max(0, label.heightForWidth(PANEL_WIDTH - 32)))
 
     def _label(self, name: str, text: str, points: int, *, bold: bool = False) -> QLabel:
         label = text_label(self, name, points, text, bold=bold)
-        label.setMinimumHeight(label.heightForWidth(PANEL_WIDTH - 32))
+        label.setMinimumHeight(max(0, label.heightForWidth(PANEL_WIDTH - 32)))
         return label
 
     def _button(self, name: str, text: str, style: str, tip: str) -> QPushButton:
