@@ -56,10 +56,6 @@ class ScanAware(Protocol):
         """Act on one scan; False if it named nothing here."""
 
 
-def _article(noun: str) -> str:
-    return "an" if noun[:1] in "aeiou" else "a"
-
-
 class StationWindow(QMainWindow):
     """The pages and the routing of scans between them; see the module's description."""
 
@@ -149,7 +145,7 @@ class StationWindow(QMainWindow):
         page = self.role_pages.get(role)
         if role is not Role.TECHNICIAN and page is None:
             self.login_view.show_state(LoginState(
-                error=f"{session.user.user_id} is {_article(role.value)} {role.value}: this "
+                error=f"{session.user.user_id} is {role.with_article}: this "
                       "station has no screen for that role"))
             return
         self.session = session

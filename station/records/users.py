@@ -138,6 +138,11 @@ class Role(Enum):
     AUDITOR = "auditor"
     ADMIN = "admin"
 
+    @property
+    def with_article(self) -> str:
+        """The role as it reads in a sentence: "a technician", "an auditor"."""
+        return f"{'an' if self.value[:1] in 'aeiou' else 'a'} {self.value}"
+
 
 class Meaning(Enum):
     """What a signature means (shown with it on every display and printout)."""
@@ -697,7 +702,7 @@ def _require_right(user: User, meaning: Meaning) -> None:
     if not user.may_sign(meaning):
         allowed = ", ".join(sorted(m.value for m in SIGNING_RIGHTS[user.role]))
         raise SignatureRefused(
-            f"{_article(user.role.value)} {user.role.value} may not sign as {meaning.value}"
+            f"{user.role.with_article} may not sign as {meaning.value}"
             + (f" (allowed: {allowed})" if allowed else " (this role signs nothing)")
         )
 
@@ -705,10 +710,6 @@ def _require_right(user: User, meaning: Meaning) -> None:
 def _signature(user: User, meaning: Meaning, now: dt.datetime) -> Signature:
     return Signature(user.user_id, user.printed_name, meaning,
                      now.astimezone(dt.UTC).isoformat())
-
-
-def _article(noun: str) -> str:
-    return "an" if noun[:1] in "aeiou" else "a"
 
 
 def _aware(now: dt.datetime) -> None:
