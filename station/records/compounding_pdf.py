@@ -25,7 +25,6 @@ from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
-from reportlab.lib.pagesizes import letter
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
@@ -44,6 +43,35 @@ from reportlab.platypus import (
 from station.core.errors import StationError
 from station.core.label import format_ml, format_quantity
 from station.preparations import PreparationService
+from station.records.pdf_layout import (
+    ALERT_BG,
+    ALERT_INK,
+    BANNER,
+    CELL_HEAD,
+    FRAME_PADDING,
+    GRID,
+    H2,
+    HASH,
+    HEADED,
+    ID,
+    INK,
+    LINE,
+    MARGIN,
+    MONO,
+    MUTED,
+    NOTE_BG,
+    NOTE_INK,
+    OK_INK,
+    PAGE,
+    RULE,
+    SHADE,
+    SMALL,
+    STEP,
+    TINY,
+    TITLE,
+    WIDTH,
+    NumberedCanvas,
+)
 from station.records.photostore import PhotoStore
 from station.review import (
     ALERT,
@@ -63,52 +91,6 @@ __all__ = ["BUD_NOT_RECORDED", "write_compounding_record"]
 BUD_NOT_RECORDED = ("not derivable from this record: the USP <797> category and storage are "
                     "chosen when the label is printed; see the label")
 
-_PAGE = letter
-_MARGIN = 15 * mm
-_FRAME_PADDING = 6  # points reportlab's frame keeps inside the page margins
-_WIDTH = _PAGE[0] - 2 * _MARGIN
-_INK = colors.HexColor("#1a1a1a")
-_MUTED = colors.HexColor("#5a5a5a")
-_RULE = colors.HexColor("#b8b8b8")
-_SHADE = colors.HexColor("#eef1f4")
-_ALERT_BG = colors.HexColor("#fbe3e1")
-_ALERT_INK = colors.HexColor("#a1150c")
-_NOTE_BG = colors.HexColor("#fff4d6")
-_NOTE_INK = colors.HexColor("#7a5600")
-_OK_INK = colors.HexColor("#1d6b2f")
-
-_BODY = ParagraphStyle("body", fontName="Helvetica", fontSize=8.5, leading=10.5,
-                       textColor=_INK)
-_SMALL = ParagraphStyle("small", parent=_BODY, fontSize=7.5, leading=9)
-_LINE = ParagraphStyle("line", parent=_SMALL, leftIndent=3, spaceBefore=1)
-_TINY = ParagraphStyle("tiny", parent=_BODY, fontSize=6.8, leading=8.2)
-_CELL_HEAD = ParagraphStyle("cellhead", parent=_SMALL, fontName="Helvetica-Bold",
-                            textColor=_MUTED)
-_MONO = ParagraphStyle("mono", parent=_SMALL, fontName="Courier", fontSize=7.5, leading=9)
-_HASH = ParagraphStyle("hash", parent=_MONO, fontSize=6.4, leading=8)
-_TITLE = ParagraphStyle("title", parent=_BODY, fontName="Helvetica-Bold", fontSize=17,
-                        leading=21)
-_ID = ParagraphStyle("id", parent=_BODY, fontName="Helvetica-Bold", fontSize=17, leading=21,
-                     alignment=TA_RIGHT)
-_H2 = ParagraphStyle("h2", parent=_BODY, fontName="Helvetica-Bold", fontSize=11.5,
-                     leading=14, spaceBefore=9, spaceAfter=4)
-_STEP = ParagraphStyle("step", parent=_BODY, fontName="Helvetica-Bold", fontSize=9.5,
-                       leading=12)
-_BANNER = ParagraphStyle("banner", parent=_BODY, fontName="Helvetica-Bold", fontSize=10,
-                         leading=13, textColor=colors.white)
-
-_GRID = [
-    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-    ("LINEBELOW", (0, 0), (-1, -1), 0.4, _RULE),
-    ("TOPPADDING", (0, 0), (-1, -1), 2.2),
-    ("BOTTOMPADDING", (0, 0), (-1, -1), 2.2),
-    ("LEFTPADDING", (0, 0), (-1, -1), 3),
-    ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-]
-_HEADED = [*_GRID, ("BACKGROUND", (0, 0), (-1, 0), _SHADE), ("LINEBELOW", (0, 0), (-1, 0), 0.8,
-                                                             _MUTED)]
-
-
 def write_compounding_record(
     service: PreparationService,
     preparation_id: str,
@@ -126,16 +108,16 @@ def write_compounding_record(
     printed = service.clock().astimezone(dt.UTC)
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
-        buffer, pagesize=_PAGE, leftMargin=_MARGIN - _FRAME_PADDING,
-        rightMargin=_MARGIN - _FRAME_PADDING,
-        topMargin=_MARGIN + 8 * mm, bottomMargin=_MARGIN + 6 * mm,
+        buffer, pagesize=PAGE, leftMargin=MARGIN - FRAME_PADDING,
+        rightMargin=MARGIN - FRAME_PADDING,
+        topMargin=MARGIN + 8 * mm, bottomMargin=MARGIN + 6 * mm,
         title=f"Compounding record {review.preparation_id}",
         author="station", subject=review.description, invariant=True,
     )
     decorate = _decorator(review, printed)
 
-    def canvas(*args: Any, **kwargs: Any) -> _NumberedCanvas:
-        return _NumberedCanvas(*args, decorate=decorate, **kwargs)
+    def canvas(*args: Any, **kwargs: Any) -> NumberedCanvas:
+        return NumberedCanvas(*args, decorate=decorate, **kwargs)
 
     document.build(_story(review, service.record.photos, chain_ok, printed),
                    canvasmaker=canvas)
@@ -151,52 +133,30 @@ def write_compounding_record(
 # ------------------------------------------------------------------------------ pages
 
 
-class _NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type information
-    """Holds every page until the end, so each can say "page N of M"."""
-
-    def __init__(self, *args: Any, decorate: Callable[[Canvas, int, int], None],
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._decorate = decorate
-        self._held: list[dict[str, Any]] = []
-
-    def showPage(self) -> None:  # noqa: N802 - reportlab's name
-        self._held.append(dict(self.__dict__))
-        self._startPage()
-
-    def save(self) -> None:
-        total = len(self._held)
-        for number, state in enumerate(self._held, start=1):
-            self.__dict__.update(state)
-            self._decorate(self, number, total)
-            super().showPage()
-        super().save()
-
-
 def _decorator(review: PreparationReview,
                printed: dt.datetime) -> Callable[[Canvas, int, int], None]:
     def decorate(canvas: Canvas, number: int, total: int) -> None:
-        width, height = _PAGE
-        top = height - _MARGIN
+        width, height = PAGE
+        top = height - MARGIN
         canvas.saveState()
-        canvas.setFillColor(_MUTED)
+        canvas.setFillColor(MUTED)
         canvas.setFont("Helvetica", 7.5)
-        canvas.drawString(_MARGIN, top, f"Compounding record · {_clip(review.description, 95)}")
+        canvas.drawString(MARGIN, top, f"Compounding record · {_clip(review.description, 95)}")
         canvas.setFont("Helvetica-Bold", 9)
-        canvas.setFillColor(_INK)
-        canvas.drawRightString(width - _MARGIN, top, review.preparation_id)
-        canvas.setStrokeColor(_RULE)
+        canvas.setFillColor(INK)
+        canvas.drawRightString(width - MARGIN, top, review.preparation_id)
+        canvas.setStrokeColor(RULE)
         canvas.setLineWidth(0.6)
-        canvas.line(_MARGIN, top - 2.5 * mm, width - _MARGIN, top - 2.5 * mm)
-        bottom = _MARGIN
-        canvas.line(_MARGIN, bottom + 4 * mm, width - _MARGIN, bottom + 4 * mm)
+        canvas.line(MARGIN, top - 2.5 * mm, width - MARGIN, top - 2.5 * mm)
+        bottom = MARGIN
+        canvas.line(MARGIN, bottom + 4 * mm, width - MARGIN, bottom + 4 * mm)
         canvas.setFont("Helvetica", 7.5)
-        canvas.setFillColor(_MUTED)
-        canvas.drawString(_MARGIN, bottom, f"Preparation {review.preparation_id} · order "
+        canvas.setFillColor(MUTED)
+        canvas.drawString(MARGIN, bottom, f"Preparation {review.preparation_id} · order "
                           f"{review.order.order_id} · printed {_utc(printed)}")
         canvas.setFont("Helvetica-Bold", 8)
-        canvas.setFillColor(_INK)
-        canvas.drawRightString(width - _MARGIN, bottom, f"page {number} of {total}")
+        canvas.setFillColor(INK)
+        canvas.drawRightString(width - MARGIN, bottom, f"page {number} of {total}")
         canvas.restoreState()
 
     return decorate
@@ -208,27 +168,27 @@ def _decorator(review: PreparationReview,
 def _story(review: PreparationReview, photos: PhotoStore, chain_ok: bool | None,
            printed: dt.datetime) -> list[Flowable]:
     story: list[Flowable] = [
-        Table([[Paragraph("Compounding record", _TITLE),
-                Paragraph(_x(review.preparation_id), _ID)]],
-              colWidths=[_WIDTH * 0.55, _WIDTH * 0.45],
+        Table([[Paragraph("Compounding record", TITLE),
+                Paragraph(_x(review.preparation_id), ID)]],
+              colWidths=[WIDTH * 0.55, WIDTH * 0.45],
               style=[("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                      ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]),
         Spacer(1, 2 * mm),
         _status_banner(review),
     ]
     story += [_warning_banner(w) for w in review.warnings]
-    story += [Paragraph("What was made, and for whom", _H2), _header(review, chain_ok)]
+    story += [Paragraph("What was made, and for whom", H2), _header(review, chain_ok)]
     story += _flags(review)
-    story += [Paragraph("Components (what went into the preparation)", _H2),
+    story += [Paragraph("Components (what went into the preparation)", H2),
               _components(review.components)]
-    story.append(Paragraph("Steps", _H2))
+    story.append(Paragraph("Steps", H2))
     for step in review.steps:
         story += _step(step, review, photos)
-    story += [CondPageBreak(40 * mm), Paragraph("Signatures", _H2),
+    story += [CondPageBreak(40 * mm), Paragraph("Signatures", H2),
               _signatures(review.signatures)]
-    story += [Paragraph("Record integrity", _H2), _integrity(review, chain_ok, printed)]
+    story += [Paragraph("Record integrity", H2), _integrity(review, chain_ok, printed)]
     story += [CondPageBreak(40 * mm),
-              Paragraph(f"Audit trail: every recorded event ({len(review.timeline)})", _H2),
+              Paragraph(f"Audit trail: every recorded event ({len(review.timeline)})", H2),
               _audit_trail(review.timeline)]
     return story
 
@@ -242,17 +202,17 @@ def _status_banner(review: PreparationReview) -> Flowable:
             text += f" — {review.decision.reason}"
     elif review.cancellation is not None:
         text += f" by {review.cancellation[0]} — {review.cancellation[1]}"
-    colour = {"verified": _OK_INK, "rejected": _ALERT_INK, "cancelled": _MUTED}.get(
+    colour = {"verified": OK_INK, "rejected": ALERT_INK, "cancelled": MUTED}.get(
         phase, colors.HexColor("#27507a"))
-    return _band(Paragraph(_x(text), _BANNER), colour)
+    return _band(Paragraph(_x(text), BANNER), colour)
 
 
 def _warning_banner(text: str) -> Flowable:
-    return _band(Paragraph(_x(text), _BANNER), _ALERT_INK)
+    return _band(Paragraph(_x(text), BANNER), ALERT_INK)
 
 
 def _band(content: Flowable, colour: Any) -> Flowable:
-    return Table([[content]], colWidths=[_WIDTH], style=[
+    return Table([[content]], colWidths=[WIDTH], style=[
         ("BACKGROUND", (0, 0), (-1, -1), colour), ("TOPPADDING", (0, 0), (-1, -1), 3),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 4), ("LEFTPADDING", (0, 0), (-1, -1), 5)])
 
@@ -278,13 +238,13 @@ def _header(review: PreparationReview, chain_ok: bool | None) -> Flowable:
          _utc(review.held_utc) if review.held_utc else "not yet"),
         ("Stations", ", ".join(review.stations), "Balances", ", ".join(review.balances) or "none"),
     ]
-    data = [[_p(a, _CELL_HEAD), _p(b, _SMALL), _p(c, _CELL_HEAD), _p(d, _SMALL)]
+    data = [[_p(a, CELL_HEAD), _p(b, SMALL), _p(c, CELL_HEAD), _p(d, SMALL)]
             for a, b, c, d in rows]
-    data.append([_p("Last hash", _CELL_HEAD), _p(review.last_hash, _HASH),
-                 _p("Chain", _CELL_HEAD), _p(_chain(chain_ok), _SMALL)])
-    widths = [_WIDTH * 0.14, _WIDTH * 0.38, _WIDTH * 0.14, _WIDTH * 0.34]
-    return Table(data, colWidths=widths, style=[*_GRID, ("BACKGROUND", (0, 0), (0, -1), _SHADE),
-                                                 ("BACKGROUND", (2, 0), (2, -1), _SHADE)])
+    data.append([_p("Last hash", CELL_HEAD), _p(review.last_hash, HASH),
+                 _p("Chain", CELL_HEAD), _p(_chain(chain_ok), SMALL)])
+    widths = [WIDTH * 0.14, WIDTH * 0.38, WIDTH * 0.14, WIDTH * 0.34]
+    return Table(data, colWidths=widths, style=[*GRID, ("BACKGROUND", (0, 0), (0, -1), SHADE),
+                                                 ("BACKGROUND", (2, 0), (2, -1), SHADE)])
 
 
 def _ordered(review: PreparationReview) -> list[str]:
@@ -311,20 +271,20 @@ def _checked_by(review: PreparationReview) -> str:
 def _flags(review: PreparationReview) -> list[Flowable]:
     alerts = len(review.alerts)
     notes = len(review.flags) - alerts
-    heading = Paragraph(f"Flags ({_counted(alerts, 'alert')}, {_counted(notes, 'note')})", _H2)
+    heading = Paragraph(f"Flags ({_counted(alerts, 'alert')}, {_counted(notes, 'note')})", H2)
     if not review.flags:
         return [heading, Paragraph("Nothing to flag: no hard stop, override, identity problem "
-                                   "or weighing near its tolerance.", _SMALL)]
+                                   "or weighing near its tolerance.", SMALL)]
     data = []
-    style = list(_GRID)
+    style = list(GRID)
     for row, flag in enumerate(review.flags):
         alert = flag.level == ALERT
-        ink = _ALERT_INK if alert else _NOTE_INK
+        ink = ALERT_INK if alert else NOTE_INK
         data.append([Paragraph(f'<font color="{_hex(ink)}"><b>{flag.level.upper()}</b></font>',
-                               _SMALL),
-                     Paragraph(_x(flag.text), _SMALL)])
-        style.append(("BACKGROUND", (0, row), (-1, row), _ALERT_BG if alert else _NOTE_BG))
-    return [heading, Table(data, colWidths=[_WIDTH * 0.08, _WIDTH * 0.92], style=style)]
+                               SMALL),
+                     Paragraph(_x(flag.text), SMALL)])
+        style.append(("BACKGROUND", (0, row), (-1, row), ALERT_BG if alert else NOTE_BG))
+    return [heading, Table(data, colWidths=[WIDTH * 0.08, WIDTH * 0.92], style=style)]
 
 
 def _components(components: Sequence[ScanView]) -> Flowable:
@@ -335,14 +295,14 @@ def _components(components: Sequence[ScanView]) -> Flowable:
     if not rows:
         rows = [["No component scanned yet", "", "", "", "", "", ""]]
     strengths = [c.strength for c in components]
-    cells = [[_p(head_text, _CELL_HEAD) for head_text in head]]
+    cells = [[_p(head_text, CELL_HEAD) for head_text in head]]
     for index, row in enumerate(rows):
         first = f"<b>{_x(row[0])}</b>"
         if index < len(strengths) and strengths[index]:
             first += f"<br/>{_x(strengths[index] or '')}"
-        cells.append([Paragraph(first, _SMALL), *(_p(v, _SMALL) for v in row[1:])])
+        cells.append([Paragraph(first, SMALL), *(_p(v, SMALL) for v in row[1:])])
     widths = [0.27, 0.11, 0.16, 0.1, 0.09, 0.1, 0.17]
-    return Table(cells, colWidths=[_WIDTH * w for w in widths], repeatRows=1, style=_HEADED)
+    return Table(cells, colWidths=[WIDTH * w for w in widths], repeatRows=1, style=HEADED)
 
 
 # ------------------------------------------------------------------------------ steps
@@ -350,10 +310,10 @@ def _components(components: Sequence[ScanView]) -> Flowable:
 
 def _step(step: StepView, review: PreparationReview, photos: PhotoStore) -> list[Flowable]:
     state = "done" if step.done else "not done"
-    head = Table([[Paragraph(f"Step {step.number} · {_x(step.title)}", _STEP),
-                   Paragraph(f"{_x(step.kind.value)} · {state}", _right(_SMALL))]],
-                 colWidths=[_WIDTH * 0.78, _WIDTH * 0.22],
-                 style=[("BACKGROUND", (0, 0), (-1, -1), _SHADE),
+    head = Table([[Paragraph(f"Step {step.number} · {_x(step.title)}", STEP),
+                   Paragraph(f"{_x(step.kind.value)} · {state}", _right(SMALL))]],
+                 colWidths=[WIDTH * 0.78, WIDTH * 0.22],
+                 style=[("BACKGROUND", (0, 0), (-1, -1), SHADE),
                         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                         ("TOPPADDING", (0, 0), (-1, -1), 3),
                         ("BOTTOMPADDING", (0, 0), (-1, -1), 3)])
@@ -374,7 +334,7 @@ def _step(step: StepView, review: PreparationReview, photos: PhotoStore) -> list
         lines.append(f"<b>In-process check</b> {verdict}: {signed.manifestation}")
     if step.retries:
         lines.append(f"Retries at this step: {step.retries}")
-    body += [Paragraph(line if line.startswith("<b>") else _x(line), _LINE) for line in lines]
+    body += [Paragraph(line if line.startswith("<b>") else _x(line), LINE) for line in lines]
     pictures = _photos(step.number, step.photos, photos)
     first = [head, Spacer(1, 1.5 * mm), *body[:1]]
     return [KeepTogether(first), *body[1:], *pictures, Spacer(1, 3 * mm)]
@@ -382,33 +342,33 @@ def _step(step: StepView, review: PreparationReview, photos: PhotoStore) -> list
 
 def _scans(scans: Sequence[ScanView]) -> Flowable:
     head = ["Scanned (UTC)", "Expected", "Scanned", "Lot / expiry / serial", "Result"]
-    cells = [[_p(h, _CELL_HEAD) for h in head]]
+    cells = [[_p(h, CELL_HEAD) for h in head]]
     for scan in scans:
         identity = " / ".join((scan.lot or "no lot", str(scan.expiry) if scan.expiry else
                                "no expiry", scan.serial or "no serial"))
         cells.append([
-            _p(_utc(scan.at), _SMALL),
-            _p("; ".join(scan.expected), _SMALL),
-            _p(scan.scanned or f"not in formulary: {scan.lookup_problem or scan.raw}", _SMALL),
-            _p(identity, _SMALL),
+            _p(_utc(scan.at), SMALL),
+            _p("; ".join(scan.expected), SMALL),
+            _p(scan.scanned or f"not in formulary: {scan.lookup_problem or scan.raw}", SMALL),
+            _p(identity, SMALL),
             _verdict(scan.accepted, scan.problem, scan.overridden, scan.resolution),
         ])
     widths = [0.13, 0.25, 0.25, 0.17, 0.2]
-    return Table(cells, colWidths=[_WIDTH * w for w in widths], repeatRows=1, style=_HEADED)
+    return Table(cells, colWidths=[WIDTH * w for w in widths], repeatRows=1, style=HEADED)
 
 
 def _weights(weights: Sequence[WeightView]) -> Flowable:
     head = ["Read (UTC)", "Balance reading", "Net = reading − before", "Expected",
             "Deviation / tolerance", "Result"]
-    cells = [[_p(h, _CELL_HEAD) for h in head]]
+    cells = [[_p(h, CELL_HEAD) for h in head]]
     for weight in weights:
         raw = _x(repr(weight.raw)[1:-1]).replace(" ", "&nbsp;") or "(none)"
         reading = (f"<b>{weight.reading} g</b><br/>on {_x(weight.balance_id)}<br/>"
                    f'raw <font face="Courier">{raw}</font>')
         if weight.net is None:
-            cells.append([_p(_utc(weight.at), _SMALL), Paragraph(reading, _SMALL),
-                          _p("reference (tare) reading", _SMALL), _p("", _SMALL),
-                          _p("", _SMALL), _verdict(weight.accepted, weight.problem, False,
+            cells.append([_p(_utc(weight.at), SMALL), Paragraph(reading, SMALL),
+                          _p("reference (tare) reading", SMALL), _p("", SMALL),
+                          _p("", SMALL), _verdict(weight.accepted, weight.problem, False,
                                                    weight.resolution)])
             continue
         net = (f"<b>{weight.net} g</b> = {weight.reading} − {weight.before} g"
@@ -420,36 +380,36 @@ def _weights(weights: Sequence[WeightView]) -> Flowable:
         deviation = (f"<b>{weight.deviation_percent:+} %</b> of ±{weight.tolerance_percent:f} %"
                      f"<br/>U = ±{weight.uncertainty} g"
                      + ("" if weight.verifiable else "<br/><b>not verifiable by weight</b>"))
-        cells.append([_p(_utc(weight.at), _SMALL), Paragraph(reading, _SMALL),
-                      Paragraph(net, _SMALL), Paragraph(expected, _SMALL),
-                      Paragraph(deviation, _SMALL),
+        cells.append([_p(_utc(weight.at), SMALL), Paragraph(reading, SMALL),
+                      Paragraph(net, SMALL), Paragraph(expected, SMALL),
+                      Paragraph(deviation, SMALL),
                       _verdict(weight.accepted, weight.problem, weight.overridden,
                                weight.resolution, near_tolerance(weight))])
     widths = [0.12, 0.22, 0.18, 0.16, 0.14, 0.18]
-    return Table(cells, colWidths=[_WIDTH * w for w in widths], repeatRows=1, style=_HEADED)
+    return Table(cells, colWidths=[WIDTH * w for w in widths], repeatRows=1, style=HEADED)
 
 
 def _verdict(accepted: bool, problem: str | None, overridden: bool,
              resolution: str | None, note: str | None = None) -> Flowable:
     if accepted and problem is None:
-        text = f'<font color="{_hex(_OK_INK)}"><b>accepted</b></font>'
+        text = f'<font color="{_hex(OK_INK)}"><b>accepted</b></font>'
         if note:
-            text += f'<br/><font color="{_hex(_NOTE_INK)}">{_x(note)}</font>'
-        return Paragraph(text, _SMALL)
+            text += f'<br/><font color="{_hex(NOTE_INK)}">{_x(note)}</font>'
+        return Paragraph(text, SMALL)
     word = "ACCEPTED ON OVERRIDE" if overridden else ("accepted" if accepted else "STOPPED")
-    text = f'<font color="{_hex(_ALERT_INK)}"><b>{word}</b></font>'
+    text = f'<font color="{_hex(ALERT_INK)}"><b>{word}</b></font>'
     if problem:
         text += f"<br/>{_x(problem)}"
     if resolution and not overridden:
         text += f"<br/><i>{_x(resolution)}</i>"
-    return Paragraph(text, _SMALL)
+    return Paragraph(text, SMALL)
 
 
 def _photos(step: int, views: Sequence[PhotoView], store: PhotoStore) -> list[Flowable]:
     """The step's photos, two to a row, each scaled to fit its half of the page."""
     if not views:
         return []
-    cell_width = (_WIDTH - 6 * mm) / 2
+    cell_width = (WIDTH - 6 * mm) / 2
     rows: list[Flowable] = []
     for start in range(0, len(views), 2):
         pair = list(views[start:start + 2])
@@ -472,11 +432,11 @@ def _photo_cell(step: int, view: PhotoView, store: PhotoStore,
         data = store.get(view.photo)
         pixels_wide, pixels_high = ImageReader(io.BytesIO(data)).getSize()
     except (StationError, OSError, ValueError) as error:
-        return [Paragraph(_x(f"{caption}: cannot be shown ({error})"), _SMALL)]
+        return [Paragraph(_x(f"{caption}: cannot be shown ({error})"), SMALL)]
     height = min(width * pixels_high / pixels_wide, 75 * mm)
     image = Image(io.BytesIO(data), width=height * pixels_wide / pixels_high, height=height)
     image.hAlign = "LEFT"
-    return [image, Paragraph(_x(caption), _TINY)]
+    return [image, Paragraph(_x(caption), TINY)]
 
 
 # ------------------------------------------------------------------------------ the end
@@ -485,14 +445,14 @@ def _photo_cell(step: int, view: PhotoView, store: PhotoStore,
 def _signatures(signatures: Sequence[SignatureView]) -> Flowable:
     head = ["Meaning", "Signed by (printed name, user id) — meaning — UTC date and time",
             "Reason"]
-    cells = [[_p(h, _CELL_HEAD) for h in head]]
-    cells += [[_p(s.meaning, _SMALL), _p(s.manifestation, _SMALL), _p(s.reason or "—", _SMALL)]
+    cells = [[_p(h, CELL_HEAD) for h in head]]
+    cells += [[_p(s.meaning, SMALL), _p(s.manifestation, SMALL), _p(s.reason or "—", SMALL)]
               for s in signatures]
     if not signatures:
-        cells.append([_p("none", _SMALL), _p("no decision has been signed yet", _SMALL),
-                      _p("", _SMALL)])
-    return Table(cells, colWidths=[_WIDTH * 0.16, _WIDTH * 0.5, _WIDTH * 0.34], repeatRows=1,
-                 style=_HEADED)
+        cells.append([_p("none", SMALL), _p("no decision has been signed yet", SMALL),
+                      _p("", SMALL)])
+    return Table(cells, colWidths=[WIDTH * 0.16, WIDTH * 0.5, WIDTH * 0.34], repeatRows=1,
+                 style=HEADED)
 
 
 def _integrity(review: PreparationReview, chain_ok: bool | None,
@@ -505,21 +465,21 @@ def _integrity(review: PreparationReview, chain_ok: bool | None,
         ("Printed", f"{_utc(printed)} UTC. Each event's hash covers its content and the hash "
                     "before it; 'station audit verify' re-checks every link and photo."),
     ]
-    cells = [[_p(a, _CELL_HEAD), _p(b, _MONO if a == "Last hash" else _SMALL)] for a, b in rows]
-    return Table(cells, colWidths=[_WIDTH * 0.14, _WIDTH * 0.86],
-                 style=[*_GRID, ("BACKGROUND", (0, 0), (0, -1), _SHADE)])
+    cells = [[_p(a, CELL_HEAD), _p(b, MONO if a == "Last hash" else SMALL)] for a, b in rows]
+    return Table(cells, colWidths=[WIDTH * 0.14, WIDTH * 0.86],
+                 style=[*GRID, ("BACKGROUND", (0, 0), (0, -1), SHADE)])
 
 
 def _audit_trail(timeline: Sequence[TimelineEntry]) -> Flowable:
     head = ["#", "Recorded (UTC)", "User", "Station", "Step", "What happened", "Then"]
-    cells = [[_p(h, _CELL_HEAD) for h in head]]
+    cells = [[_p(h, CELL_HEAD) for h in head]]
     for entry in timeline:
-        cells.append([_p(str(entry.sequence), _TINY), _p(_utc(entry.utc), _TINY),
-                      _p(entry.user_id, _TINY), _p(entry.station_id, _TINY),
-                      _p(str(entry.step) if entry.step is not None else "", _TINY),
-                      _p(entry.summary, _TINY), _p(entry.phase, _TINY)])
+        cells.append([_p(str(entry.sequence), TINY), _p(_utc(entry.utc), TINY),
+                      _p(entry.user_id, TINY), _p(entry.station_id, TINY),
+                      _p(str(entry.step) if entry.step is not None else "", TINY),
+                      _p(entry.summary, TINY), _p(entry.phase, TINY)])
     widths = [0.05, 0.15, 0.08, 0.11, 0.05, 0.43, 0.13]
-    return Table(cells, colWidths=[_WIDTH * w for w in widths], repeatRows=1, style=_HEADED)
+    return Table(cells, colWidths=[WIDTH * w for w in widths], repeatRows=1, style=HEADED)
 
 
 # ------------------------------------------------------------------------------ text
