@@ -21,6 +21,7 @@ from station import (
     decode_command,
     labels_commands,
     orders_commands,
+    qualify_commands,
     recalls_commands,
     records_commands,
     scale_commands,
@@ -145,6 +146,7 @@ def _parser() -> tuple[argparse.ArgumentParser, Any]:
     decode_command.add_command(commands)
     labels_commands.add_commands(commands)
     recalls_commands.add_commands(commands)
+    qualify_commands.add_command(commands)
     return parser, commands
 
 

@@ -47,7 +47,7 @@ from typing import Protocol
 from station.camera_scene import Label, Scene
 from station.core.errors import StationError
 from station.core.formulary import Formulary, Product, ProductRole
-from station.core.recipe import MassCheck, Step, StepKind
+from station.core.recipe import MassCheck, Recipe, Step, StepKind
 from station.core.scan import parse_scan
 from station.core.workflow import Preparation
 from station.hood import HoodView, NextAction
@@ -111,6 +111,29 @@ class Camera(Protocol):
         ...
 
 
+class Worksheet(Protocol):
+    """What the hands need to know of a preparation: its id, its recipe, the step now.
+
+    A :class:`~station.core.workflow.Preparation` is one; so is a technician's own copy
+    worked out from the order.
+    """
+
+    @property
+    def preparation_id(self) -> str:
+        """The preparation's id, printed on its label."""
+        ...
+
+    @property
+    def recipe(self) -> Recipe:
+        """The steps that make the order."""
+        ...
+
+    @property
+    def step(self) -> Step | None:
+        """The step to do now, if any."""
+        ...
+
+
 class SimulatorPlug:
     """A :class:`BalancePlug` over a simulator server: unplug is its ``unplug`` fault."""
 
@@ -144,15 +167,19 @@ class Package:
     lot: str
     expiry: dt.date
     serial: str
+    linear_gtin: str | None = None
+    """A misprint: the UPC-A carries this GTIN instead of the DataMatrix's."""
 
     @property
     def label(self) -> Label:
         """The package's printed label, barcodes included."""
         product = self.product
         gtin = product.gtin if product.gtin is not None else product.ndc.gtin()
-        return Label.for_product(product, lot=self.lot, expiry=self.expiry,
-                                 serial=self.serial,
-                                 linear=gtin is not None and gtin.upc_a is not None)
+        label = Label.for_product(product, lot=self.lot, expiry=self.expiry,
+                                  serial=self.serial,
+                                  linear=gtin is not None and gtin.upc_a is not None)
+        return label if self.linear_gtin is None else replace(
+            label, linear_gtin_override=self.linear_gtin)
 
     @property
     def handheld_text(self) -> str:
@@ -270,17 +297,33 @@ class DemoHood:
 
     def show(self, product: Product | None, *, lot: str | None = None,
              expiry: dt.date | None = None, serial: str | None = None,
-             blur: float = 0.0) -> None:
+             blur: float = 0.0, linear_gtin: str | None = None) -> None:
         """Hold a package of ``product`` under the camera (None: an empty hood).
 
-        Lot, expiry and serial default to those of the package in hand.
+        Lot, expiry and serial default to those of the package in hand; ``linear_gtin``
+        misprints the label's UPC-A with another GTIN.
         """
         if product is None:
             self.show_nothing()
             return
         with self._lock:
             package = _replace_package(self.package(product), lot, expiry, serial)
-            self._show((package,), blur)
+            self._show((replace(package, linear_gtin=linear_gtin),), blur)
+
+    def other_drug(self, product: Product) -> Product | None:
+        """A package from the bin next door: another drug, in the same role if any."""
+        with self._lock:
+            return self._shelf.other_drug(product)
+
+    def other_strength(self, product: Product) -> Product | None:
+        """The same drug in another strength, if the formulary has one the scanner resolves."""
+        with self._lock:
+            return self._shelf.other_strength(product)
+
+    def expired_package(self, product: Product) -> Package:
+        """A package of ``product`` from an older lot that expired ``EXPIRED_AGO`` ago."""
+        with self._lock:
+            return self._shelf.expired(product)
 
     def show_nothing(self) -> None:
         """Take everything out of the camera's view."""
@@ -326,7 +369,7 @@ class DemoHood:
 
     # ------------------------------------------------------------------ acting out a step
 
-    def mistakes_for(self, view: HoodView, prep: Preparation | None) -> frozenset[Mistake]:
+    def mistakes_for(self, view: HoodView, prep: Worksheet | None) -> frozenset[Mistake]:
         """The mistakes that can be made at what ``view`` asks next."""
         step = prep.step if prep is not None else None
         action = view.next_action
@@ -344,13 +387,13 @@ class DemoHood:
             return frozenset({Mistake.DOSE_HIGH, Mistake.DOSE_LOW})
         return frozenset()
 
-    def describe(self, view: HoodView, prep: Preparation | None,
+    def describe(self, view: HoodView, prep: Worksheet | None,
                  mistake: Mistake | None = None) -> str:
         """What :meth:`perform` would do, in words ("" when nothing is physical)."""
         with self._lock:
             return self._plan(view, prep, mistake).words
 
-    def next_move(self, view: HoodView, prep: Preparation | None,
+    def next_move(self, view: HoodView, prep: Worksheet | None,
                   mistake: Mistake | None = None) -> OperatorMove:
         """Do the physical part of the next step and say what the technician then does.
 
@@ -369,7 +412,7 @@ class DemoHood:
             and step.kind is StepKind.PHOTO)
         return OperatorMove(enter=enter)
 
-    def perform(self, view: HoodView, prep: Preparation | None,
+    def perform(self, view: HoodView, prep: Worksheet | None,
                 mistake: Mistake | None = None) -> str | None:
         """Act out, physically, what ``view`` asks next, right or with ``mistake``.
 
@@ -397,7 +440,7 @@ class DemoHood:
 
     # ------------------------------------------------------------------ planning
 
-    def _plan(self, view: HoodView, prep: Preparation | None,
+    def _plan(self, view: HoodView, prep: Worksheet | None,
               mistake: Mistake | None) -> _Act:
         if mistake is not None and mistake not in self.mistakes_for(view, prep):
             raise ValueError(f"cannot {mistake.value} when the station asks to "
@@ -417,7 +460,7 @@ class DemoHood:
                         handheld=prep.preparation_id)
         return _Act("")
 
-    def _plan_pan(self, view: HoodView, prep: Preparation | None,
+    def _plan_pan(self, view: HoodView, prep: Worksheet | None,
                   mistake: Mistake | None) -> _Act:
         if view.next_action is NextAction.BALANCE_CHECK:
             weight = self.check_weight
@@ -449,7 +492,7 @@ class DemoHood:
                         packages=(package,), blur=HEAVY_BLUR)
         return _Act(f"show the camera {package.words}", packages=(package,))
 
-    def _plan_photo(self, prep: Preparation, step: Step, mistake: Mistake | None) -> _Act:
+    def _plan_photo(self, prep: Worksheet, step: Step, mistake: Mistake | None) -> _Act:
         packages = self._subject(prep, step)
         blur = HEAVY_BLUR if mistake is Mistake.BLURRY else 0.0
         what = " and ".join(f"{p.product.name} {p.product.strength}" for p in packages)
@@ -458,7 +501,7 @@ class DemoHood:
         return _Act(words + (", out of focus" if blur else ", sharp"), packages=packages,
                     blur=blur)
 
-    def _subject(self, prep: Preparation, step: Step) -> tuple[Package, ...]:
+    def _subject(self, prep: Worksheet, step: Step) -> tuple[Package, ...]:
         """What the camera sees at ``step``: the package in hand, or the finished bag."""
         product = step.product
         if step.check is MassCheck.DILUENT and step.reference is not None:
@@ -472,7 +515,7 @@ class DemoHood:
         chosen = [*bags[:1], *drugs[:1]] if bags else drugs[:1]
         return tuple(self.package(p) for p in chosen)
 
-    def _plan_tare(self, prep: Preparation, step: Step) -> _Act:
+    def _plan_tare(self, prep: Worksheet, step: Step) -> _Act:
         net = next((s for s in prep.recipe.steps
                     if s.kind is StepKind.WEIGH_NET and s.reference == step.number), None)
         product = step.product
@@ -558,6 +601,13 @@ class _Shelf:
             pool = [p for p in others if p.role is product.role] or others
             self._other[key] = pool[self._rng("other", key).randrange(len(pool))] if pool else None
         return self._other[key]
+
+    def other_strength(self, product: Product) -> Product | None:
+        """The same drug (by name) in another strength, the first by NDC."""
+        name = product.name.casefold()
+        return next((p for p in sorted(self._formulary, key=lambda p: p.ndc.key)
+                     if p.name.casefold() == name and p.strength != product.strength
+                     and self._resolves(p)), None)
 
     def _resolves(self, product: Product) -> bool:
         text = self.peek(product).handheld_text
