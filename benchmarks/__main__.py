@@ -19,6 +19,7 @@ BENCHMARKS = {
     "balance": "benchmarks.bench_balance",
     "decoding": "benchmarks.bench_decoding",
     "gui": "benchmarks.bench_gui",
+    "qualify": "benchmarks.bench_qualify",
     "records": "benchmarks.bench_records",
     "startup": "benchmarks.bench_startup",
 }
