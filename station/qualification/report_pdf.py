@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from station.qualification.plan import ErrorKind
@@ -43,6 +45,7 @@ from station.records.pdf_layout import (
     NumberedCanvas,
 )
 
+_NUMBER = ParagraphStyle("number", parent=SMALL, alignment=TA_RIGHT)
 _PHYSICS = (
     ("readability", "model", "readability d", "g"),
     ("capacity", "model", "capacity", "g"),
@@ -162,23 +165,21 @@ def _errors(result: QualificationResult) -> Flowable:
         if score.missed:
             how += ("; " if how else "") + "GOT THROUGH: " + ", ".join(score.missed)
         rows.append([Paragraph(kind.value, SMALL), Paragraph(escape(kind.words), SMALL),
-                     str(score.injected), str(score.caught), Paragraph(escape(how), SMALL),
-                     str(score.pullback_caught)])
+                     _n(score.injected), _n(score.caught), Paragraph(escape(how), SMALL),
+                     _n(score.pullback_caught)])
         if score.injected != score.caught:
             style.append(("BACKGROUND", (0, len(rows) - 1), (-1, len(rows) - 1), ALERT_BG))
     injected = sum(s.injected for s in result.errors.values())
     caught = sum(s.caught for s in result.errors.values())
     pullback = sum(s.pullback_caught for s in result.errors.values())
-    rows.append([Paragraph("<b>all errors</b>", SMALL), "", str(injected), str(caught),
+    rows.append([Paragraph("<b>all errors</b>", SMALL), "", _n(injected), _n(caught),
                  Paragraph(f"{_share(caught, injected)} caught by the station", SMALL),
-                 str(pullback)])
+                 _n(pullback)])
     rows.append([Paragraph("<b>pull-back check</b>", SMALL),
                  Paragraph("visual volume only, no weighing, no scanning", SMALL),
-                 str(injected), str(pullback),
+                 _n(injected), _n(pullback),
                  Paragraph(f"{_share(pullback, injected)} would have been caught", SMALL), ""])
     style.append(("BACKGROUND", (0, len(rows) - 2), (-1, -1), SHADE))
-    style.append(("ALIGN", (2, 1), (3, -1), "RIGHT"))
-    style.append(("ALIGN", (5, 1), (5, -1), "RIGHT"))
     table = Table(rows, colWidths=[0.15 * WIDTH, 0.25 * WIDTH, 0.08 * WIDTH, 0.08 * WIDTH,
                                    0.34 * WIDTH, 0.10 * WIDTH], repeatRows=1)
     table.setStyle(TableStyle(style))
@@ -209,6 +210,10 @@ def _signatures() -> Flowable:
                                ("LINEBELOW", (3, 0), (3, -1), 0.6, MUTED),
                                ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
     return table
+
+
+def _n(count: int) -> Paragraph:
+    return Paragraph(str(count), _NUMBER)
 
 
 def _share(part: int, whole: int) -> str:
