@@ -181,9 +181,16 @@ class HoodSession:
         return self._settle(prep, f"started {prep.preparation_id}")
 
     def resume(self, preparation_id: str, user: str) -> HoodView:
-        """Carry on with a recorded preparation (after a restart)."""
+        """Carry on with a recorded preparation (after a restart).
+
+        One created but never started (the station stopped between the two writes of
+        :meth:`start`) is started now: it already takes its order off the worklist.
+        """
         self._user = user
-        return self._settle(self.service.load(preparation_id), f"resumed {preparation_id}")
+        prep = self.service.load(preparation_id)
+        if prep.phase is Phase.READY:
+            prep = self.service.record_event(preparation_id, Started(user, self._now()))
+        return self._settle(prep, f"resumed {preparation_id}")
 
     def release(self) -> HoodView:
         """The technician signed out: put the open preparation down (it stays recorded)."""

@@ -303,3 +303,19 @@ def test_an_in_process_check_waits_for_a_pharmacists_signature(checked, service,
     stored = [e for e in service.record.events.events_of(hood.preparation.preparation_id)
               if e.kind == "in_process_checked"][-1]
     assert stored.payload["signature"]["user_id"] == "rph.ben"
+
+
+def test_a_preparation_created_but_never_started_is_started_when_resumed(checked, service,
+                                                                          version):
+    # The station stopped between the two writes of start(): created, not started.
+    created = service.create(heparin_order("RX-HALF"), version, "tech.ana")
+    assert service.load(created.preparation_id).phase is Phase.READY
+    view = checked.resume(created.preparation_id, "tech.ana")
+    assert view.phase is Phase.IN_PROGRESS
+    assert view.next_action is NextAction.SCAN
+    kinds = [e.kind for e in service.record.events.events_of(created.preparation_id)]
+    assert kinds.count("started") == 1
+    # resuming again records nothing more
+    checked.resume(created.preparation_id, "tech.ana")
+    kinds = [e.kind for e in service.record.events.events_of(created.preparation_id)]
+    assert kinds.count("started") == 1
