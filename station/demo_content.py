@@ -54,6 +54,10 @@ class DemoContent:
     accounts: tuple[str, ...]
 
 
+DEMO_SOURCE = "demo"
+"""The order book's source name for the sample orders."""
+
+
 def ensure_demo_content(record: Record, clock: Clock, *,
                         worklist: Worklist | None = None) -> DemoContent:
     """Add whatever of the demo content ``record`` lacks; see the module's description."""
@@ -67,11 +71,14 @@ def ensure_demo_content(record: Record, clock: Clock, *,
         imported = version.version
     book = OrderBook(record.engine, clock)
     received = 0
-    if not book.events():
+    # Only into a book that holds nothing but demo orders: a first start killed part-way
+    # through loading them finishes the load at the next start (each message id once).
+    if all(event.source == DEMO_SOURCE for event in book.events()):
         for order in _due_from(worklist if worklist is not None else load_worklist(), now):
             message = OrderMessage(f"demo-{order.order_id}", OrderAction.NEW, order.order_id,
                                    order, text=f"sample order {order.order_id}")
-            if book.receive(message, "demo").accepted:
+            outcome = book.receive(message, DEMO_SOURCE)
+            if outcome.accepted and not outcome.duplicate:
                 received += 1
     directory = UserDirectory(record.engine, clock)
     added = []

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from station.catalog_files import load_worklist
-from station.demo_content import DEMO_ACCOUNTS, FIRST_DUE, ensure_demo_content
+from station.demo_content import DEMO_ACCOUNTS, DEMO_SOURCE, FIRST_DUE, ensure_demo_content
 from station.records.formulary_versions import FormularyVersions
-from station.records.order_book import OrderBook
+from station.records.order_book import OrderAction, OrderBook, OrderMessage
 from station.records.record import open_record
 from station.records.users import SessionManager, UserDirectory
 
@@ -34,5 +34,29 @@ def test_the_demo_content_is_added_once_and_falls_due_from_now(tmp_path):
         for account in DEMO_ACCOUNTS:
             session = sessions.start(account.user_id, account.password, now=NOW)
             assert session.user.role is account.role
+    finally:
+        record.close()
+
+
+def test_a_load_cut_short_is_finished_and_a_book_with_real_orders_left_alone(tmp_path):
+    sample = list(load_worklist())
+    record = open_record(f"sqlite:///{tmp_path / 'demo.db'}")
+    try:
+        book = OrderBook(record.engine, lambda: NOW)
+        # the first start was killed after three of the sample orders
+        for order in sample[:3]:
+            book.receive(OrderMessage(f"demo-{order.order_id}", OrderAction.NEW,
+                                      order.order_id, order), DEMO_SOURCE)
+        assert ensure_demo_content(record, lambda: NOW).orders == len(sample) - 3
+        assert len(book.worklist()) == len(sample)
+    finally:
+        record.close()
+    record = open_record(f"sqlite:///{tmp_path / 'real.db'}")
+    try:
+        book = OrderBook(record.engine, lambda: NOW)
+        book.receive(OrderMessage("HL7-1", OrderAction.NEW, sample[0].order_id, sample[0]),
+                     "hl7")
+        assert ensure_demo_content(record, lambda: NOW).orders == 0
+        assert len(book.worklist()) == 1
     finally:
         record.close()
