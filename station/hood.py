@@ -157,8 +157,13 @@ class HoodSession:
 
     def connect_balance(self, balance: BalanceInfo, spec: BalanceSpec) -> HoodView:
         """Weigh on ``balance`` from now on (it connected, or another one replaced it)."""
+        before = self.balance
+        message = f"balance {balance.serial_number} connected"
+        if before is not None and before.serial_number != balance.serial_number:
+            message = (f"a different balance (serial {balance.serial_number}) replaced "
+                       f"{before.serial_number}: weights are recorded under its serial")
         self.balance, self.balance_spec = balance, spec
-        self._view = self._render(self._prep, f"balance {balance.serial_number} connected")
+        self._view = self._render(self._prep, message)
         return self._view
 
     # ------------------------------------------------------------------ inputs

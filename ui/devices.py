@@ -89,6 +89,7 @@ class BalanceWorker(QObject):
     ) -> None:
         super().__init__()
         self.setObjectName(name)
+        self._expected_serial = expected_serial
         self._balance = ManagedBalance(open_driver, expected_serial=expected_serial)
         self._heartbeat_ms = heartbeat_ms
         self._stream_ms = min(STREAM_MS, heartbeat_ms)
@@ -193,6 +194,10 @@ class BalanceWorker(QObject):
                 self.live_reading.emit(balance.last_reading, balance.last_problem)
 
     def _try_connect(self) -> None:
+        # Only a configured serial number pins the balance (docs/configuration.md). Without
+        # one, a balance swapped in is used under its own serial (the hood asks for its
+        # daily check) instead of being refused until the station restarts.
+        self._balance.expected_serial = self._expected_serial
         try:
             info = self._balance.connect()
             self.identified.emit(info)

@@ -302,10 +302,11 @@ class HoodWorker(QObject):
             action(hood)
         except (StationError, SQLAlchemyError, ValueError) as error:
             _log.info("refused: %s", error)
-            self.refused.emit(str(error))
             hood_now = self._hood
             if hood_now is not None:
                 self.view_changed.emit(hood_now.view, hood_now.preparation)
+            # After the view, or re-rendering it would overwrite the refusal's words.
+            self.refused.emit(str(error))
             return
         self.view_changed.emit(hood.view, hood.preparation)
 

@@ -387,15 +387,16 @@ class PreparationPresenter(QObject):
     def _update_gauge_target(self) -> None:
         view = self.view
         target = low = high = None
-        if view is not None and (view.next_action is NextAction.WEIGH
-                                 or view.expected_reading is not None):
+        # The check first: a check due at a net weighing must not show the dose's band.
+        if view is not None and view.next_action is NextAction.BALANCE_CHECK:
+            if self.balance is not None and self.balance.readability is not None:
+                limit = check_limit(self.check_weight, self.balance.readability,
+                                    self.check_tolerance)
+                target, low, high = self.check_weight, self.check_weight - limit, (
+                    self.check_weight + limit)
+        elif view is not None and (view.next_action is NextAction.WEIGH
+                                   or view.expected_reading is not None):
             target, low, high = view.expected_reading, view.band_low, view.band_high
-        elif view is not None and view.next_action is NextAction.BALANCE_CHECK and (
-                self.balance is not None and self.balance.readability is not None):
-            limit = check_limit(self.check_weight, self.balance.readability,
-                                self.check_tolerance)
-            target, low, high = self.check_weight, self.check_weight - limit, (
-                self.check_weight + limit)
         self._set_gauge(replace(self._gauge, target=target, low=low, high=high))
 
     def _gauge_message(self, message: str) -> None:

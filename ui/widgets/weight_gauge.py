@@ -136,6 +136,7 @@ class WeightGaugeWidget(QWidget):
         super().__init__(parent)
         self._state = WeightGaugeState()
         self._trace: deque[_Reading] = deque(maxlen=trace_length)
+        self._status_words = ""
         self.setMinimumSize(640, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setAutoFillBackground(False)
@@ -146,6 +147,11 @@ class WeightGaugeWidget(QWidget):
     def state(self) -> WeightGaugeState:
         """The state shown."""
         return self._state
+
+    @property
+    def status_words(self) -> str:
+        """The band or message words as last painted beside the chip, cut to fit."""
+        return self._status_words
 
     @property
     def trace(self) -> list[tuple[Decimal, bool, float]]:
@@ -280,6 +286,7 @@ class WeightGaugeWidget(QWidget):
         painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, stability)
         # Band position, or the message when there is no band.
         words = band_text(st) or st.message
+        self._status_words = words
         if not words:
             return
         look = _LOOKS[st.position]
@@ -292,6 +299,10 @@ class WeightGaugeWidget(QWidget):
         ):
             font.setPixelSize(font.pixelSize() - 1)
             painter.setFont(font)
+        # Too long even then (a driver's error): cut the end, never the start that names it.
+        words = painter.fontMetrics().elidedText(words, Qt.TextElideMode.ElideRight,
+                                                 max(0, round(box.width()) - 16))
+        self._status_words = words
         painter.fillRect(box, look.background)
         painter.setPen(look.foreground)
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, words)
@@ -302,7 +313,10 @@ class WeightGaugeWidget(QWidget):
         if self._scale() is None:
             painter.setFont(self._font(rect.height() * 0.6, bold=False))
             painter.setPen(INK)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, st.message or "no target set")
+            text = painter.fontMetrics().elidedText(st.message or "no target set",
+                                                    Qt.TextElideMode.ElideRight,
+                                                    round(rect.width()))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
             return
         painter.fillRect(rect, SCALE_FILL)
         label_font = self._font(max(14.0, rect.height() * 0.45))
