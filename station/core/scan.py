@@ -43,6 +43,7 @@ _EAN_UPC_SYMBOLOGIES = {"]E0", "]E1", "]E2", "]E3", "]E4"}
 _AIM_PREFIX = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
 _TYPED_NDC = re.compile(r"^\d{4,6}-\d{3,4}-\d{1,2}$")
 _HRI_ELEMENT = re.compile(r"\((\d*)\)([^(]*)")
+_HRI_PAREN = re.compile(r"([()])")
 
 # The elements a drug package's identifier uses; any other AI is carried but not interpreted.
 _AI_GTIN, _AI_EXPIRY, _AI_LOT, _AI_SERIAL, _AI_NDC = "01", "17", "10", "21", "715"
@@ -156,7 +157,8 @@ def _parse_hri(raw: str, data: str, symbology: str | None, reference_year: int) 
     ``(10)AB(1)(21)X`` would lose part of the lot.
     """
     # People type spaces around the brackets; a space inside a value is kept, and refused.
-    hri = re.sub(r"\s*([()])\s*", r"\1", data.strip())
+    # Spaces around the parentheses go; one split, not a pattern that backtracks over a run.
+    hri = "".join(piece.strip() for piece in _HRI_PAREN.split(data.strip()))
     pairs: list[tuple[str, str]] = []
     position = 0
     hint = ""

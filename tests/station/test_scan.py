@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import string
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -473,3 +474,14 @@ def test_spaces_around_brackets_are_allowed_but_not_inside_a_value():
     with pytest.raises(InvalidFormat) as raised:
         parse_scan("(01)00304094888026(10)AB CD", reference_year=2026)
     assert str(raised.value) == "GS1 AI (10): lot 'AB CD' contains ' ', which GS1 does not allow"
+
+
+@pytest.mark.parametrize("gap", ["", " ", "  \t ", " " * 5000])
+def test_spaces_around_the_parentheses_of_the_human_readable_form_are_dropped(gap):
+    # The spaces once went through a pattern that retried at every space of a run: a long
+    # run made the parse quadratic. Any run now parses as the form without it.
+    spaced = f"{gap}({gap}01{gap}){gap}00304094888026{gap}({gap}10{gap}){gap}A1{gap}"
+    plain = parse_scan("(01)00304094888026(10)A1", reference_year=REFERENCE_YEAR)
+    assert replace(parse_scan(spaced, reference_year=REFERENCE_YEAR), raw=plain.raw) == plain
+    with pytest.raises(InvalidFormat, match="must be 14 digits"):
+        parse_scan("(01)00304094888026" + gap + "x(", reference_year=REFERENCE_YEAR)
