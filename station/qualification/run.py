@@ -1,7 +1,8 @@
 """One qualification run: make the planned preparations, score what the station stopped.
 
-:func:`qualify` sets the record up as a pharmacy would (the formulary, two accounts for the
-run, one recalled lot per product on the recall list), measures the balance's repeatability
+:func:`qualify` sets the record up as a pharmacy would (the record's own formulary, or the
+given one for a record without; two accounts for the run; one recalled lot per product on the
+recall list), measures the balance's repeatability
 (ten weighings of the check weight, USP <41>), keeps the sample orders the balance can
 verify by weight, then makes every planned preparation. Per preparation it watches each
 turn's outcome: a hard stop, a refused scan, a refused photo or a lost balance is a *stop*.
@@ -29,6 +30,7 @@ from scale_drivers.api import Balance
 from station.camera import SimulatedCamera
 from station.camera_scene import Scene
 from station.core.acceptance import AcceptanceTracker, Status
+from station.core.errors import StationError
 from station.core.formulary import Formulary
 from station.core.gravimetry import BalanceSpec, is_verifiable
 from station.core.orders import DoseOrder
@@ -139,12 +141,19 @@ def qualify(record: Record, rig: Rig, formulary_text: str, orders: Sequence[Dose
             plan: Sequence[PlannedPreparation], *, seed: int,
             clock: Callable[[], dt.datetime], site_tolerance: Tolerance = SITE_TOLERANCE,
             progress: Progress | None = None) -> QualificationResult:
-    """Run ``plan`` at the simulated hood ``rig``, recording into ``record``."""
+    """Run ``plan`` at the simulated hood ``rig``, recording into ``record``.
+
+    ``formulary_text`` is imported only into a record without a formulary; a record that
+    has one is qualified with its latest version.
+    """
     began = time.monotonic()
     service = PreparationService(record, station_id=STATION_ID, site_tolerance=site_tolerance,
                                  clock=clock)
-    version = service.versions.import_text(formulary_text, "qualification formulary",
-                                           imported_by="qualify", utc=clock())
+    # A record in use keeps its own formulary: the run qualifies that one, and never
+    # publishes another version to the stations sharing the record.
+    version = service.versions.latest() or service.versions.import_text(
+        formulary_text, "qualification formulary", imported_by="qualify", utc=clock())
+    formulary_text = version.text
     formulary = version.formulary()
     run_id = secrets.token_hex(3)
     directory = UserDirectory(record.engine, clock)
@@ -225,7 +234,11 @@ def _verifiable(orders: Sequence[DoseOrder], technician: Technician,
                                             list[tuple[str, str]]]:
     pool, excluded = [], []
     for order in orders:
-        recipe = technician.recipe_for(order)
+        try:
+            recipe = technician.recipe_for(order)
+        except StationError as error:
+            excluded.append((order.order_id, f"cannot be made from this formulary: {error}"))
+            continue
         short = [s for s in recipe.steps
                  if s.kind is StepKind.WEIGH_NET and s.expected_mass is not None
                  and s.product is not None and not is_verifiable(

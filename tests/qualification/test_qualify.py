@@ -22,6 +22,7 @@ from station.qualification.plan import ErrorKind, PlannedPreparation
 from station.qualification.report_pdf import write_qualification_report
 from station.qualification.run import REJECT_REASON, STATION_ID, qualify
 from station.qualify_commands import SCENARIO, format_result
+from station.records.formulary_versions import FormularyVersions
 from station.records.record import open_record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,15 +136,21 @@ def test_an_error_the_station_is_not_told_of_gets_through_and_fails_the_run(
     assert "GOT THROUGH recalled_lot" in format_result(result)
 
 
-def test_the_run_records_into_either_backend(rig, backend):
+def test_the_run_records_into_either_backend_and_keeps_its_formulary(rig, backend):
     record = open_record(backend.url)
+    versions = FormularyVersions(record.engine)
+    own = "# the pharmacy's own copy\n" + formulary_path().read_text(encoding="utf-8")
+    versions.import_text(own, "formulary.toml", imported_by="rph.ben", utc=_now())
     try:
         result = _run(record, rig, [PlannedPreparation(1, ErrorKind.UNPLUGGED_BALANCE),
                                     PlannedPreparation(2, None)], seed=7)
+        latest = versions.latest()
     finally:
         record.close()
     assert result.errors[ErrorKind.UNPLUGGED_BALANCE].caught == 1
     assert (result.clean, result.false_holds) == (1, [])
+    # qualified with the record's formulary: no version published to the other stations
+    assert latest is not None and (latest.version, latest.text) == (1, own)
 
 
 def test_station_qualify_prints_one_json_object_and_writes_the_report(tmp_path):
