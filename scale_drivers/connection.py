@@ -23,11 +23,21 @@ from scale_drivers.api import (
     BalanceInfo,
     BalanceTimeout,
     IdentityMismatch,
+    ProtocolError,
     Reading,
 )
 
 #: Missed heartbeats before a silent balance counts as offline.
 HEARTBEAT_MISSES = 3
+#: Exchanges in a row without a valid reply, at least one of them garbled (a ProtocolError),
+#: before a balance counts as garbled. One corrupted line among good ones is noise and
+#: changes nothing; the first valid reply (a weight, or the balance's own "overload",
+#: "busy" ...) makes it connected again. A garbled line that never ends reads as a timeout,
+#: so timeouts among garbled replies count towards this too.
+GARBLED_EXCHANGES = 3
+#: Timeouts in a row after which a balance that was garbling counts as silent (offline):
+#: more than HEARTBEAT_MISSES, since a few lines of garbage without an end look like silence.
+GARBLED_SILENT_MISSES = 3 * HEARTBEAT_MISSES
 
 
 class Driver(Protocol):
@@ -63,6 +73,7 @@ class LinkState(Enum):
 
     CONNECTED = "connected"
     OFFLINE = "offline"  # port open, balance silent
+    GARBLED = "garbled"  # port open, balance answering, but its replies do not parse
     DISCONNECTED = "disconnected"  # port gone or not open
 
 
@@ -74,12 +85,15 @@ class ManagedBalance:
         open_driver: Callable[[], Driver],
         *,
         heartbeat_misses: int = HEARTBEAT_MISSES,
+        garbled_exchanges: int = GARBLED_EXCHANGES,
         expected_serial: str | None = None,
     ) -> None:
         self._open_driver = open_driver
         self._heartbeat_misses = heartbeat_misses
+        self._garbled_exchanges = garbled_exchanges
         self._driver: Driver | None = None
-        self._misses = 0
+        self._misses = 0  # timeouts in a row
+        self._unanswered = 0  # exchanges in a row without a valid reply (garbled or timed out)
         self.state = LinkState.DISCONNECTED
         self.info: BalanceInfo | None = None
         self.expected_serial = expected_serial
@@ -87,6 +101,8 @@ class ManagedBalance:
         self.last_error = ""
         self.last_reading: Reading | None = None
         self.last_problem = ""
+        #: The latest garbled reply since the last valid one ("" if none): why it is GARBLED.
+        self.last_garbled = ""
 
     # -------------------------------------------------------------- connection
 
@@ -110,8 +126,7 @@ class ManagedBalance:
         self._driver = driver
         self.info = info
         self.expected_serial = info.serial_number
-        self.state = LinkState.CONNECTED
-        self._misses = 0
+        self._answered()
         self.epoch += 1
         self.last_error = ""
         return info
@@ -156,19 +171,45 @@ class ManagedBalance:
             self.last_problem = ""
         except BalanceTimeout as error:
             self._misses += 1
+            self._unanswered += 1
             self.last_error = self.last_problem = str(error)
-            if self._misses >= self._heartbeat_misses:
-                self.state = LinkState.OFFLINE
+            self._judge()
             return self.state
         except BalanceDisconnected as error:
             self.last_error = self.last_problem = str(error)
             self._drop()
             return self.state
+        except ProtocolError as error:
+            self.last_problem = str(error)
+            self._garbled(str(error))
+            return self.state
         except BalanceError as error:
             self.last_problem = str(error)  # overload, busy ...: it answered, so it is there
-        self._misses = 0
-        self.state = LinkState.CONNECTED
+        self._answered()
         return self.state
+
+    def _answered(self) -> None:
+        """A valid reply: whatever went before, the balance is there and understood."""
+        self._misses = self._unanswered = 0
+        self.last_garbled = ""
+        self.state = LinkState.CONNECTED
+
+    def _garbled(self, problem: str) -> None:
+        """An exchange that got only garbage: it answered, but nothing it said parsed."""
+        self._misses = 0
+        self._unanswered += 1
+        self.last_garbled = problem
+        self._judge()
+
+    def _judge(self) -> None:
+        """The state after an exchange without a valid reply (see GARBLED_EXCHANGES)."""
+        garbling = bool(self.last_garbled) and self._unanswered >= self._garbled_exchanges
+        if garbling and self._misses < GARBLED_SILENT_MISSES:
+            self.state = LinkState.GARBLED
+        elif self._misses >= self._heartbeat_misses:
+            self.state = LinkState.OFFLINE
+        else:  # a timeout or two, or a garbled reply or two: not yet a state of its own
+            self.state = LinkState.CONNECTED
 
     # -------------------------------------------------------------- weighing
 
@@ -185,8 +226,10 @@ class ManagedBalance:
             self.last_error = str(error)
             self._drop()
             raise
-        self._misses = 0
-        self.state = LinkState.CONNECTED
+        except ProtocolError as error:  # garbage until the request's time ran out
+            self._garbled(str(error))
+            raise
+        self._answered()
         return reading
 
     def read_stable(self, timeout: float) -> Reading:

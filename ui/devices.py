@@ -45,6 +45,9 @@ HEARTBEAT_RESPONSE_TIMEOUT = 0.5
 STREAM_MS = 150
 #: How often the camera worker reports its measured frame rate (s).
 FPS_REPORT_INTERVAL = 1.0
+#: At most this many characters of a garbled reply go to the status bar (a line of garbage
+#: may run to 256 bytes, each escaped in up to four characters); cut at the end with "…".
+GARBLED_DETAIL_CHARS = 80
 
 
 def _release_to_main_thread(worker: QObject) -> None:
@@ -63,7 +66,8 @@ class BalanceWorker(QObject):
     """A :class:`ManagedBalance` on its own thread: heartbeat, reconnect, read, tare.
 
     ``state_changed(state, detail)`` carries a :class:`LinkState` value and who the balance
-    is (connected) or why it is not. Every :attr:`heartbeat_ms` the worker either checks an
+    is (connected) or why it is not (offline, garbled: its latest garbled reply, disconnected).
+    Every :attr:`heartbeat_ms` the worker either checks an
     idle connected balance or tries once to reopen a disconnected one, so a pulled cable is
     reported within a second and a plugged-back balance comes back by itself.
     """
@@ -217,6 +221,10 @@ class BalanceWorker(QObject):
             detail = describe(balance.info)
         elif balance.state is LinkState.OFFLINE:
             detail = f"not answering: {balance.last_error}"
+        elif balance.state is LinkState.GARBLED:
+            detail = balance.last_garbled  # "protocol error: garbled reply ..."
+            if len(detail) > GARBLED_DETAIL_CHARS:
+                detail = detail[:GARBLED_DETAIL_CHARS - 1] + "…"
         else:
             detail = balance.last_error or "not connected"
         self._report(balance.state.value, detail)

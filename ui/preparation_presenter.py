@@ -40,6 +40,7 @@ from station.core.scan import parse_scan
 from station.core.workflow import Phase, Preparation
 from station.decoding import Symbol
 from station.hood import HoodView, NextAction
+from ui.status_bar import state_words
 from ui.widgets.weight_gauge import WeightGaugeState
 
 #: How long the balance may take to give a stable weight once one is asked for (s).
@@ -201,7 +202,8 @@ class PreparationPresenter(QObject):
         else:
             if self._capture is not None:
                 self._capture.failed()
-            self._gauge_message(f"BALANCE {state.upper()}: the step waits for it")
+            # The status bar's word for the state, so both say the same thing.
+            self._gauge_message(f"BALANCE {state_words(state)}: the step waits for it")
 
     def on_live_reading(self, reading: Reading | None, problem: str) -> None:
         """A live reading (or why there is none): the gauge, and maybe an auto-capture."""

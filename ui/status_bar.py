@@ -40,6 +40,7 @@ LOOKS = {
 STATES: dict[str, tuple[Level, str]] = {
     "connected": (Level.OK, "CONNECTED"),
     "offline": (Level.WARNING, "NOT ANSWERING"),
+    "garbled": (Level.WARNING, "GARBLED REPLIES"),
     "disconnected": (Level.ERROR, "DISCONNECTED"),
     "open": (Level.OK, "ON"),
     "lost": (Level.ERROR, "LOST"),
@@ -47,6 +48,11 @@ STATES: dict[str, tuple[Level, str]] = {
     "ready": (Level.OK, "READY"),
     "absent": (Level.ERROR, "NOT FOUND"),
 }
+
+
+def state_words(state: str) -> str:
+    """How a device state value reads ("offline" is "NOT ANSWERING"), here and elsewhere."""
+    return STATES.get(state, (Level.WARNING, state.upper()))[1]
 
 
 class DeviceStatusBar(QStatusBar):

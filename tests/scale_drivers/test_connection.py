@@ -1,14 +1,23 @@
-"""The supervisor: heartbeat, offline, unplug, reconnect with re-identification."""
+"""The supervisor: heartbeat, offline, garbled, unplug, reconnect with re-identification."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from decimal import Decimal
 
 import pytest
 
-from scale_drivers.api import BalanceDisconnected, IdentityMismatch
-from scale_drivers.connection import LinkState, ManagedBalance
+from scale_drivers.api import (
+    BalanceDisconnected,
+    BalanceInfo,
+    BalanceOverload,
+    BalanceTimeout,
+    IdentityMismatch,
+    ProtocolError,
+    Reading,
+)
+from scale_drivers.connection import GARBLED_SILENT_MISSES, LinkState, ManagedBalance
 from scale_drivers.mt_sics import MtSicsBalance, MtSicsCodec
 
 from .transcript import ScriptedPort
@@ -102,3 +111,77 @@ def test_reconnect_gives_up_at_the_deadline_with_the_last_reason():
     with pytest.raises(BalanceDisconnected, match=r"no such device$"):
         balance.reconnect(deadline=time.monotonic() + 0.05, interval=0.01)
     assert balance.last_error == "cannot open /dev/ttyUSB0: no such device"
+
+
+GOOD = "good"
+
+
+class Replies:
+    """A driver whose immediate readings follow a script: GOOD, or the error to raise."""
+
+    def __init__(self, *script: str | Exception) -> None:
+        self.script = list(script)
+
+    def identify(self) -> BalanceInfo:
+        return BalanceInfo("Mettler Toledo", "XS204", "B207696838")
+
+    def read_immediate(self) -> Reading:
+        reply = self.script.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return Reading(Decimal("5.00"), "g", True, "S S 5.00 g", "SI", dt.datetime.now(dt.UTC),
+                       time.monotonic())
+
+    def read_stable(self, timeout: float) -> Reading:
+        return self.read_immediate()
+
+    def tare(self, timeout: float) -> Reading:
+        return self.read_immediate()
+
+    def zero(self, timeout: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+GARBLED = ProtocolError("protocol error: garbled reply 'S\\x93 5.0'")
+SILENT = BalanceTimeout("no response to 'SI' from transcript://")
+
+
+def states(balance: ManagedBalance, beats: int) -> list[str]:
+    return [balance.heartbeat().value for _ in range(beats)]
+
+
+def test_garbled_replies_three_exchanges_in_a_row_are_a_state_until_a_valid_reply():
+    driver = Replies(GARBLED, GOOD, GARBLED, GARBLED, GOOD,  # noise on the line: nothing
+                     GARBLED, SILENT, GARBLED, SILENT, SILENT, GARBLED,  # garbage, unended too
+                     BalanceOverload("overload"), GARBLED, GOOD)  # the balance's own answer
+    balance = ManagedBalance(lambda: driver)
+    balance.connect()
+    assert states(balance, 5) == ["connected"] * 5
+    assert states(balance, 6) == ["connected", "connected", "garbled", "garbled", "garbled",
+                                  "garbled"], "timeouts among garbled replies are garbage too"
+    assert balance.last_garbled == str(GARBLED)
+    assert states(balance, 3) == ["connected", "connected", "connected"]
+    assert balance.last_garbled == ""
+
+
+def test_a_garbled_stable_request_counts_and_a_stable_weight_ends_the_state():
+    driver = Replies(GARBLED, GARBLED, GARBLED, GOOD)
+    balance = ManagedBalance(lambda: driver)
+    balance.connect()
+    assert states(balance, 2) == ["connected", "connected"]
+    with pytest.raises(ProtocolError):
+        balance.read_stable(8.0)
+    assert balance.state is LinkState.GARBLED
+    balance.read_stable(8.0)
+    assert balance.state is LinkState.CONNECTED
+
+
+def test_a_garbling_balance_that_falls_silent_is_offline_in_the_end():
+    driver = Replies(*[GARBLED] * 3, *[SILENT] * GARBLED_SILENT_MISSES, GARBLED)
+    balance = ManagedBalance(lambda: driver)
+    balance.connect()
+    assert states(balance, 3 + GARBLED_SILENT_MISSES + 1) == (
+        ["connected"] * 2 + ["garbled"] * GARBLED_SILENT_MISSES + ["offline", "garbled"])

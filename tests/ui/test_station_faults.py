@@ -59,8 +59,8 @@ DWELL_MS = 2 * HEALTHY_MS
 #: How long a fault's name must stay on screen once shown, at least (ms).
 HOLD_MS = 1000
 #: How long the station may take to name a fault (ms): a silent balance is "not
-#: answering" after three missed heartbeats, about three seconds; a garbled stable weight
-#: is retried for the presenter's 8 s before it is called a protocol error.
+#: answering" after three missed heartbeats, about three seconds; a garbling one is
+#: "garbled replies" after three exchanges without a valid reply (about a second each).
 SHOWN_WITHIN_MS = 10_000
 #: How far (in divisions) a recorded weight may be from the load on the pan.
 DIVISIONS = 2
@@ -297,11 +297,14 @@ class Fault:
 
 FAULTS = (
     Fault("unplug", Weighing.DOSE, on_stable=True, shown=r"Balance: DISCONNECTED"),
-    Fault("silent", Weighing.BASE, on_stable=False, shown=r"Balance: NOT ANSWERING"),
-    # Garbled replies come and go as "protocol error" and (a line without its end) "no
-    # response"; now and then one parses as a stable weight, and while the station asks
-    # for that weight (retrying the garbled answers for up to 8 s) the words are gone.
-    Fault("garbage", Weighing.SYRINGE, on_stable=False, shown=r"protocol error", steady=False),
+    # The status bar and the gauge say the same words for it.
+    Fault("silent", Weighing.BASE, on_stable=False,
+          shown=r"(?s)⚠ Balance: NOT ANSWERING — .*\| BALANCE NOT ANSWERING\b"),
+    # Each garbled reply is a "protocol error" (or, a line without its end, "no response");
+    # after three exchanges in a row without a valid reply the status bar names the state,
+    # with the latest garbled reply, and the gauge the same words, until a valid reply.
+    Fault("garbage", Weighing.SYRINGE, on_stable=False,
+          shown=r"(?s)⚠ Balance: GARBLED REPLIES — \S.*\| BALANCE GARBLED REPLIES\b"),
     Fault("overload", Weighing.FINAL, on_stable=True, shown=r"(?i)\boverload\b"),
     Fault("slow_stability", Weighing.DOSE, on_stable=False, shown=r"\| ≈ MOVING \|"),
 )
@@ -367,6 +370,7 @@ def test_a_balance_fault_accepts_no_weight_is_named_and_the_preparation_carries_
     taken = bench.look()
     assert [w.kind for w in taken] == ["weight_read"]
     assert not re.search(fault.shown, on_screen(station)), "the fault is still shown"
+    wait_until_shown(qtbot, station, r"✔ Balance: CONNECTED — ", timeout=HOLD_MS)
     bench.finish()
     assert_held_with_every_step(bench, preparation_id, kept)
 

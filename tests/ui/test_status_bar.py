@@ -33,6 +33,11 @@ def test_labels_follow_the_state_signals_and_a_screenshot_is_saved(qtbot):
     assert bar.balance_label.text().startswith("⚠ Balance: NOT ANSWERING — ")
     assert bar.balance_label.property("level") == "warning"
 
+    balance.state_changed.emit("garbled", "protocol error: garbled reply 'S\\x93 5.0'")
+    assert bar.balance_label.text() == (
+        "⚠ Balance: GARBLED REPLIES — protocol error: garbled reply 'S\\x93 5.0'")
+    assert bar.balance_label.property("level") == "warning"
+
     balance.state_changed.emit("disconnected", "cannot open /dev/ttyUSB0: no such file")
     camera.state_changed.emit("lost", "simulated camera was unplugged")
     scanner.state_changed.emit("absent", "no scanner on /dev/ttyACM0")

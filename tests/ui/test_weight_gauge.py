@@ -122,6 +122,23 @@ def test_trace_keeps_the_last_n_readings_and_add_reading_updates_the_readout(qtb
     assert gauge.trace == []
 
 
+def test_a_long_message_is_cut_at_its_end_so_its_start_still_names_the_problem(qtbot):
+    gauge = WeightGaugeWidget()
+    qtbot.addWidget(gauge)
+    gauge.resize(900, 300)  # about its size in the station window
+    short = "BALANCE NOT ANSWERING"
+    gauge.set_state(WeightGaugeState(message=short))
+    gauge.grab()  # paints it
+    assert gauge.status_words == short, "a message that fits is painted whole"
+    long = "protocol error: garbled reply '" + "\\x93" * 60 + "'"
+    gauge.set_state(WeightGaugeState(message=long))
+    gauge.grab()  # paints it
+    painted = gauge.status_words
+    assert painted.endswith("…") and len(painted) < len(long)
+    assert painted.startswith("protocol error: garbled")
+    assert long.startswith(painted.removesuffix("…"))
+
+
 def test_screenshot_at_hood_size(qtbot):
     gauge = WeightGaugeWidget(trace_length=80)
     qtbot.addWidget(gauge)
