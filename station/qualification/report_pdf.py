@@ -117,9 +117,10 @@ def write_qualification_report(result: QualificationResult, path: str | os.PathL
     ]
     if result.excluded_orders:
         story += [Paragraph("Orders left out", H2),
-                  Paragraph("The station holds these as not verifiable by weight on this "
-                            "balance whatever is drawn, so they need another verification "
-                            "and are not part of this qualification:", SMALL),
+                  Paragraph("Not part of this qualification: orders the station holds as "
+                            "not verifiable by weight on this balance whatever is drawn (they "
+                            "need another verification), and orders its formulary cannot "
+                            "make.", SMALL),
                   _pairs(result.excluded_orders)]
     story += [Paragraph("Signatures", H2), _signatures()]
     document.build(story, canvasmaker=canvas)
