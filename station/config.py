@@ -87,7 +87,11 @@ class RecordConfig:
 
 @dataclass(frozen=True)
 class BalanceConfig:
-    """``[balance]``: the port and protocol; serial fields left ``None`` take the protocol's."""
+    """``[balance]``: the port and protocol; serial fields left ``None`` take the protocol's.
+
+    ``readability`` (grams) is for a balance that does not report its own (SBI, Ohaus, A&D);
+    one that reports another is refused (:func:`station.hood.readability_to_use`).
+    """
 
     port: str = SIMULATED
     protocol: str = DEFAULT_PROTOCOL
@@ -96,6 +100,7 @@ class BalanceConfig:
     parity: Parity | None = None
     stopbits: int | None = None
     expected_serial: str | None = None
+    readability: Decimal | None = None
 
     @property
     def simulated(self) -> bool:
@@ -281,7 +286,7 @@ _TABLES: Final[dict[str, tuple[str, ...]]] = {
     "station": ("id", "name", "check_weight", "check_tolerance"),
     "record": ("url",),
     "balance": ("port", "protocol", "baudrate", "bytesize", "parity", "stopbits",
-                "expected_serial"),
+                "expected_serial", "readability"),
     "camera": ("source", "fps"),
     "scanner": ("port", "baudrate"),
     "data": ("formulary", "worklist"),
@@ -404,10 +409,11 @@ class _Reader:
         return value
 
     def grams(
-        self, table: Mapping[str, object], dotted: str, *, optional: bool = True
+        self, table: Mapping[str, object], dotted: str, *, optional: bool = True,
+        example: str = "100.000",
     ) -> Decimal | None:
         """Grams written as a string (or an integer); an empty string is "absent" if optional."""
-        what = 'a number of grams in quotes, such as "100.000"'
+        what = f'a number of grams in quotes, such as "{example}"'
         value = self.typed(table, dotted.rpartition(".")[2], _is_str_or_int, what, dotted)
         if value is None or (optional and isinstance(value, str) and not value.strip()):
             return None
@@ -479,6 +485,7 @@ class _Reader:
             parity=parity,
             stopbits=stopbits,
             expected_serial=self.optional_text(table, "balance", "expected_serial"),
+            readability=self.grams(table, "balance.readability", example="0.01"),
         )
 
     def parity(self, table: Mapping[str, object]) -> Parity | None:
@@ -633,6 +640,10 @@ def to_toml(config: StationConfig) -> str:
     key("expected_serial", _optional(balance.expected_serial, _string),
         "Refuse a balance reporting any other serial number. Left out: accept any.",
         '"B936102145"')
+    key("readability", _optional(balance.readability, lambda v: _string(str(v))),
+        "The balance's readability d in grams, for a balance that does not report it "
+        "(sbi, ohaus, and). A balance reporting another one is refused. Left out: the "
+        "balance must report it (mt-sics does).", '"0.01"')
 
     table("camera", "The camera over the hood.")
     source = config.camera.source

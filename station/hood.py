@@ -30,7 +30,7 @@ from scale_drivers.api import BalanceInfo, Reading
 from station.camera import Frame
 from station.core.acceptance import AcceptanceTracker, Decision, Status, SymbolRead
 from station.core.balance_check import CheckResult, check_weight, needs_check
-from station.core.errors import WorkflowError
+from station.core.errors import StationError, WorkflowError
 from station.core.formulary import Formulary
 from station.core.gravimetry import BalanceSpec, expected_volume
 from station.core.orders import DoseOrder
@@ -60,6 +60,48 @@ from station.scan_events import ScanEvents
 
 BALANCE_CHECK = "balance_check"
 TrackerFactory = Callable[[Formulary, int], AcceptanceTracker]
+#: The configuration key that gives a balance's readability (docs/configuration.md).
+READABILITY_KEY = "balance.readability"
+
+
+class BalanceRefused(StationError):
+    """A balance the station will not weigh on: its readability is unknown or disputed."""
+
+
+def readability_to_use(info: BalanceInfo, configured: Decimal | None) -> Decimal:
+    """The readability d (grams) the station weighs on ``info``'s balance with.
+
+    The balance's own, else ``configured`` (:data:`READABILITY_KEY`). A configured value
+    that differs from the balance's is refused (the configuration or the balance is not the
+    one meant), and so is a balance for which neither says.
+
+    >>> sbi = BalanceInfo("Sartorius", "BCE224I", "0034567")
+    >>> readability_to_use(sbi, Decimal("0.0001"))
+    Decimal('0.0001')
+    >>> readability_to_use(replace(sbi, readability=Decimal("0.0001")), Decimal("0.00010"))
+    Decimal('0.0001')
+    >>> readability_to_use(replace(sbi, readability=Decimal("0.001")), Decimal("0.0001"))
+    Traceback (most recent call last):
+    ...
+    station.hood.BalanceRefused: balance 0034567 reports a readability of 0.001 g, but \
+balance.readability is configured as 0.0001 g: weights are refused until the two agree \
+(correct balance.readability, or remove it to use the balance's own)
+    """
+    reported = info.readability
+    if reported is not None:
+        if configured is not None and configured != reported:
+            raise BalanceRefused(
+                f"balance {info.serial_number} reports a readability of {reported} g, but "
+                f"{READABILITY_KEY} is configured as {configured} g: weights are refused "
+                f"until the two agree (correct {READABILITY_KEY}, or remove it to use the "
+                "balance's own)")
+        return reported
+    if configured is None:
+        raise BalanceRefused(
+            f"balance {info.serial_number} did not report its readability: weights cannot be "
+            f"checked until {READABILITY_KEY} is set in the station configuration (the "
+            'balance\'s readability d in grams, such as "0.01")')
+    return configured
 
 
 def balance_stream(serial_number: str) -> str:

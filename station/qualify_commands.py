@@ -2,10 +2,12 @@
 
 It assembles the simulated hood — the balance simulator on a pseudo-terminal (the
 qualification's noise model, ``fixtures/scenarios/qualification.toml``), the simulated
-camera — runs :func:`station.qualification.run.qualify` into a temporary database (or
-``--db``), prints a table (or, with ``--json``, one JSON object), writes the PDF report and
-exits 0 when every injected error was caught and false holds stayed within the target, 1 if
-an error got through, 2 if false holds exceeded the target.
+camera — and the station, configured with the scenario's readability as
+``balance.readability`` would (SBI, Ohaus and A&D balances do not report one). It runs
+:func:`station.qualification.run.qualify` into a temporary database (or ``--db``), prints a
+table (or, with ``--json``, one JSON object), writes the PDF report and exits 0 when every
+injected error was caught and false holds stayed within the target, 1 if an error got
+through, 2 if false holds exceeded the target.
 
 The simulated balance's clock runs ``--speed`` times faster than the wall clock (default
 10): settling, airflow and drift play out in a tenth of the time, with the same statistics;
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from scale_drivers.api import Parity, SerialSettings
 from scale_drivers.protocols import PROTOCOLS, open_balance
 from station.catalog_files import formulary_path, load_worklist
 from station.qualification.plan import plan_run
@@ -96,12 +99,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         simulator.start(link)
         record = open_record(url)
         try:
+            settings = pty_settings(args.protocol)
             rig = Rig(simulator.balance, simulator,
-                      lambda: open_balance(str(link), args.protocol))
+                      lambda: open_balance(str(link), args.protocol, settings))
             result = qualify(record, rig, formulary_path().read_text(encoding="utf-8"),
                              list(load_worklist()), plan, seed=args.seed,
                              clock=lambda: dt.datetime.now(dt.UTC),
-                             progress=_progress_bar(sys.stderr))
+                             progress=_progress_bar(sys.stderr),
+                             readability=scenario.model.readability)
         finally:
             record.close()
             simulator.stop()
@@ -115,6 +120,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(format_result(result) + f"\nreport: {pdf} ({pages} pages)\n")
     return result.exit_status
+
+
+def pty_settings(protocol: str) -> SerialSettings:
+    """``protocol``'s factory settings as 8-N-1: what the simulator's pty can be reopened with.
+
+    Linux ptys refuse parity and 7 data bits when a port is reopened (EINVAL) and ignore them
+    anyway, and the run reopens its balance after the repeatability test; so SBI's 8-O-1 and
+    A&D's 7-E-1 run as 8-N-1 here, as in the pty tests. Real adapters take the factory settings.
+    """
+    factory = PROTOCOLS[protocol].settings
+    return SerialSettings(factory.baudrate, 8, Parity.NONE, factory.stopbits, factory.handshake)
 
 
 def format_result(result: QualificationResult) -> str:

@@ -140,7 +140,7 @@ def build_station(config: StationConfig, *, clock: Clock = local_now, seed: int 
     simulator, url = _balance_port(config, seed)
     balance_worker = BalanceWorker.for_url(
         url, config.balance.protocol, config.balance.serial_settings,
-        expected_serial=config.balance.expected_serial)
+        expected_serial=config.balance.expected_serial, readability=config.balance.readability)
     camera_source = _camera(config, seed)
     camera_worker = CameraWorker(camera_source)
     scanner_worker = (ScannerWorker(config.scanner.port, config.scanner.serial_settings)

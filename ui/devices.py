@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from PySide6.QtCore import (
@@ -33,6 +35,7 @@ from scale_drivers.protocols import open_balance
 from station.camera import CameraSource, CameraState, Frame
 from station.decode_worker import LatestFrameDecoder
 from station.decoding import DecodePipeline, Symbol
+from station.hood import BalanceRefused, readability_to_use
 
 _log = logging.getLogger(__name__)
 
@@ -67,7 +70,10 @@ class BalanceWorker(QObject):
 
     ``state_changed(state, detail)`` carries a :class:`LinkState` value and who the balance
     is (connected) or why it is not (offline, garbled: its latest garbled reply, disconnected).
-    Every :attr:`heartbeat_ms` the worker either checks an
+    ``identified`` carries the readability the station weighs with: the balance's own, else
+    the configured ``readability``; a balance whose readability is unknown or disagrees with
+    the configured one is refused like one with the wrong serial (disconnected, with the
+    reason, and ``failed``). Every :attr:`heartbeat_ms` the worker either checks an
     idle connected balance or tries once to reopen a disconnected one, so a pulled cable is
     reported within a second and a plugged-back balance comes back by itself.
     """
@@ -89,11 +95,13 @@ class BalanceWorker(QObject):
         *,
         heartbeat_ms: int = HEARTBEAT_MS,
         expected_serial: str | None = None,
+        readability: Decimal | None = None,
         name: str = "balance",
     ) -> None:
         super().__init__()
         self.setObjectName(name)
         self._expected_serial = expected_serial
+        self._readability = readability
         self._balance = ManagedBalance(open_driver, expected_serial=expected_serial)
         self._heartbeat_ms = heartbeat_ms
         self._stream_ms = min(STREAM_MS, heartbeat_ms)
@@ -204,7 +212,12 @@ class BalanceWorker(QObject):
         self._balance.expected_serial = self._expected_serial
         try:
             info = self._balance.connect()
-            self.identified.emit(info)
+            readability = readability_to_use(info, self._readability)
+            self.identified.emit(replace(info, readability=readability))
+        except BalanceRefused as error:  # connected, but no weight can be checked on it
+            self._balance.close()
+            self._balance.last_error = str(error)
+            self.failed.emit(str(error))
         except IdentityMismatch as error:
             self._balance.last_error = str(error)
             self.failed.emit(str(error))

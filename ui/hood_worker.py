@@ -31,7 +31,7 @@ from station.core.balance_check import CheckResult
 from station.core.errors import StationError
 from station.core.gravimetry import BalanceSpec
 from station.decoding import Symbol
-from station.hood import HoodSession
+from station.hood import HoodSession, readability_to_use
 from station.order_progress import OrderProgress
 from station.records.formulary_versions import FormularyVersion
 from station.records.order_book import OrderBook
@@ -143,16 +143,18 @@ class HoodWorker(QObject):
     def use_balance(self, info: BalanceInfo) -> None:
         """A balance is connected: weights are recorded against it from now on.
 
-        Its repeatability is taken at the floor of 0.41 readability steps (USP <41>), the
-        least any balance is credited with.
+        ``info.readability`` is the one to weigh with: the balance worker has already applied
+        the configured readability (:class:`~ui.devices.BalanceWorker`); without one the
+        balance is refused. Its repeatability is taken at the floor of 0.41 readability steps
+        (USP <41>), the least any balance is credited with.
         """
-        if info.readability is None:
-            self.refused.emit(f"balance {info.serial_number} did not report its readability: "
-                              "weights cannot be checked")
-            return
-        spec = BalanceSpec(info.readability, Decimal(0))
-        self._do(lambda hood: hood if hood.balance == info
-                 else hood.connect_balance(info, spec))
+        def connect(hood: HoodSession) -> object:
+            if hood.balance == info:
+                return hood
+            spec = BalanceSpec(readability_to_use(info, None), Decimal(0))
+            return hood.connect_balance(info, spec)
+
+        self._do(connect)
 
     def begin(self, order_id: str, user: str) -> None:
         """Start preparing an order (a remake of its rejected preparation, if it was one)."""

@@ -175,6 +175,7 @@ class SettingsDialog(QDialog):
             "port": balance_port,
             "protocol": self.protocol_choice.currentData(),
             "expected_serial": self.expected_serial_field.text(),
+            "readability": self.readability_field.text(),
         }
         _put_text(balance, "baudrate", self.baudrate_field.text())
         for key, choice in (("bytesize", self.bytesize_choice), ("parity", self.parity_choice),
@@ -245,6 +246,7 @@ class SettingsDialog(QDialog):
         _select(self.parity_choice, _PARITY_NAMES.get(balance.parity) if balance.parity else None)
         _select(self.stopbits_choice, balance.stopbits)
         self.expected_serial_field.setText(balance.expected_serial or "")
+        self.readability_field.setText(_text(balance.readability))
 
         camera = config.camera
         _select(self.camera_mode, SIMULATED if camera.simulated else "source")
@@ -299,6 +301,10 @@ class SettingsDialog(QDialog):
                                             [("", None), ("1", 1), ("2", 2)])
         self.expected_serial_field = self._line(form, "balance.expected_serial",
                                                 "Expected serial", "blank: accept any balance")
+        self.readability_field = self._line(
+            form, "balance.readability", "Readability (g)",
+            "blank: as the balance reports it; e.g. 0.01 for sbi, ohaus, and",
+        )
         self.balance_mode.currentIndexChanged.connect(self._update_enabled)
         self.protocol_choice.currentIndexChanged.connect(self._update_protocol_defaults)
 

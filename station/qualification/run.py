@@ -140,11 +140,13 @@ Progress = Callable[[int, int, "QualificationResult"], None]
 def qualify(record: Record, rig: Rig, formulary_text: str, orders: Sequence[DoseOrder],
             plan: Sequence[PlannedPreparation], *, seed: int,
             clock: Callable[[], dt.datetime], site_tolerance: Tolerance = SITE_TOLERANCE,
-            progress: Progress | None = None) -> QualificationResult:
+            progress: Progress | None = None,
+            readability: Decimal | None = None) -> QualificationResult:
     """Run ``plan`` at the simulated hood ``rig``, recording into ``record``.
 
     ``formulary_text`` is imported only into a record without a formulary; a record that
-    has one is qualified with its latest version.
+    has one is qualified with its latest version. ``readability`` is the station's configured
+    one (for a balance that does not report its own; see :class:`HeadlessStation`).
     """
     began = time.monotonic()
     service = PreparationService(record, station_id=STATION_ID, site_tolerance=site_tolerance,
@@ -176,7 +178,8 @@ def qualify(record: Record, rig: Rig, formulary_text: str, orders: Sequence[Dose
     session = HoodSession(service, formulary, ScanEvents(recalls), AcceptanceTracker,
                           station_id=STATION_ID, clock=clock)
     station = HeadlessStation(session, camera, rig.open_balance,
-                              repeatability=Decimal(0), check_weight=CHECK_WEIGHT)
+                              repeatability=Decimal(0), check_weight=CHECK_WEIGHT,
+                              readability=readability)
     try:
         readings = _repeatability(station, hands)
         spread = Decimal(str(statistics.stdev(readings)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from scale_drivers.api import Balance, BalanceDisconnected, BalanceError, NotStable, Reading
@@ -21,7 +21,7 @@ from station.core.acceptance import Status, SymbolRead
 from station.core.capture import WeightCapture
 from station.core.gravimetry import BalanceSpec
 from station.decoding import DecodePipeline
-from station.hood import HoodSession, HoodView, NextAction
+from station.hood import BalanceRefused, HoodSession, HoodView, NextAction, readability_to_use
 from station.qualification.technician import Move
 
 #: Camera frames looked at per scan before giving the technician another turn.
@@ -45,16 +45,23 @@ class Outcome:
 
 
 class HeadlessStation:
-    """The station's device handling for one hood; ``open_balance`` connects afresh."""
+    """The station's device handling for one hood; ``open_balance`` connects afresh.
+
+    ``readability`` is the configured one (grams), as ``balance.readability`` in the
+    station's configuration: used when the balance does not report its own, and a balance
+    that reports another is refused (:func:`station.hood.readability_to_use`).
+    """
 
     def __init__(self, session: HoodSession, camera: SimulatedCamera,
                  open_balance: Callable[[], Balance], *, repeatability: Decimal,
-                 check_weight: Decimal, pipeline: DecodePipeline | None = None) -> None:
+                 check_weight: Decimal, pipeline: DecodePipeline | None = None,
+                 readability: Decimal | None = None) -> None:
         self.session = session
         self.camera = camera
         self._open_balance = open_balance
         self.repeatability = repeatability
         self.check_weight = check_weight
+        self.configured_readability = readability
         self.pipeline = pipeline or DecodePipeline()
         self._balance: Balance | None = None
         self._readability = Decimal("0.01")
@@ -80,13 +87,14 @@ class HeadlessStation:
             balance.close()
             self.balance_state = f"disconnected: {error}"
             return False
-        readability = info.readability
-        if readability is None:
+        try:
+            readability = readability_to_use(info, self.configured_readability)
+        except BalanceRefused as error:
             balance.close()
-            self.balance_state = "the balance did not say its readability"
+            self.balance_state = f"refused: {error}"
             return False
         self._balance, self._readability = balance, readability
-        self.session.connect_balance(info, BalanceSpec(
+        self.session.connect_balance(replace(info, readability=readability), BalanceSpec(
             readability, max(self.repeatability, Decimal("0.41") * readability)))
         self.balance_state = f"balance {info.serial_number} connected"
         return True

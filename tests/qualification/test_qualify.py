@@ -168,6 +168,19 @@ def test_station_qualify_prints_one_json_object_and_writes_the_report(tmp_path):
     assert pdf.read_bytes().startswith(b"%PDF")
 
 
+def test_station_qualify_weighs_on_a_balance_that_does_not_report_its_readability(tmp_path):
+    # Sartorius SBI reports no readability: the run configures the scenario's 0.01 g.
+    pdf = tmp_path / "q.pdf"
+    done = subprocess.run(
+        [sys.executable, "-m", "station.cli", "qualify", "--protocol", "sbi", "--count", "1",
+         "--error-rate", "0", "--seed", "3", "--json", "--pdf", str(pdf)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["clean"] == {"count": 1, "false_holds": 0}
+    assert "1/1" in done.stderr and pdf.read_bytes().startswith(b"%PDF")
+
+
 @pytest.mark.parametrize("arguments", [["--count", "0"], ["--error-rate", "2"]])
 def test_station_qualify_refuses_a_run_that_cannot_be_made(arguments):
     done = subprocess.run([sys.executable, "-m", "station.cli", "qualify", *arguments],

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from scale_drivers.api import Parity, SerialSettings
 from scale_drivers.connection import LinkState
 from scale_drivers.sim.server import SimulatorServer
 from station.camera import CameraState, SimulatedCamera
@@ -124,6 +125,81 @@ def test_a_failed_request_is_reported(qtbot, tmp_path, devices):
     with qtbot.waitSignal(failures.fired, timeout=3000) as failed:
         worker.stable_requested.emit(1.0)
     assert "disconnected" in failed.args[0][0]
+
+
+# Linux ptys refuse SBI's odd parity on a reopen (and ignore it anyway): 8-N-1 on the pty,
+# as in tests/integration/test_balance_on_pty.py. A refused balance is reopened each heartbeat.
+SBI_ON_A_PTY = SerialSettings(9600, 8, Parity.NONE)
+
+
+@pytest.fixture
+def sbi_simulator(tmp_path):
+    server = SimulatorServer("sbi", seed=7)
+    server.start(link=tmp_path / "ttySBI")
+    yield server
+    server.stop()
+
+
+def test_a_balance_that_does_not_report_its_readability_takes_the_configured_one(
+        qtbot, sbi_simulator, devices):
+    worker = devices.add(BalanceWorker.for_url(sbi_simulator.url, "sbi", SBI_ON_A_PTY,
+                                               readability=Decimal("0.01")))
+    states = Relay(worker.state_changed)
+    identified = Relay(worker.identified)
+    failures = Relay(worker.failed)
+    devices.start()
+    qtbot.waitUntil(lambda: identified.last is not None, timeout=5000)
+    info = identified.last[0]
+    assert (info.maker, info.readability) == ("Sartorius", Decimal("0.01"))
+    qtbot.waitUntil(lambda: states.last is not None and states.last[0] == "connected",
+                    timeout=1000)
+    assert failures.received == []
+
+
+@pytest.mark.parametrize("configured", [None, Decimal("0.010")])
+def test_a_balance_that_reports_its_readability_keeps_it(qtbot, simulator, devices, configured):
+    worker = devices.add(BalanceWorker.for_url(simulator.url, "mt-sics",
+                                               readability=configured))
+    identified = Relay(worker.identified)
+    devices.start()
+    qtbot.waitUntil(lambda: identified.last is not None, timeout=5000)
+    assert str(identified.last[0].readability) == "0.01"  # the balance's own words
+
+
+def refused_for_good(qtbot, devices, worker, message: str) -> None:
+    """Start ``worker``: its balance is refused with ``message``, retried, never connected."""
+    states = Relay(worker.state_changed)
+    identified = Relay(worker.identified)
+    failures = Relay(worker.failed)
+    devices.start()
+    qtbot.waitUntil(lambda: failures.last is not None, timeout=5000)
+    assert failures.last == (message,)
+    qtbot.waitUntil(lambda: states.last == ("disconnected", message), timeout=1000)
+    qtbot.wait(1200)  # a few heartbeats: each reopens the balance and refuses it again
+    assert len(failures.received) >= 2
+    assert set(failures.received) == {(message,)}
+    assert states.last == ("disconnected", message)
+    assert all(state != "connected" for state, _ in states.received)
+    assert identified.received == []
+
+
+def test_a_balance_that_contradicts_the_configured_readability_is_refused(qtbot, simulator,
+                                                                          devices):
+    worker = devices.add(BalanceWorker.for_url(simulator.url, "mt-sics",
+                                               readability=Decimal("0.001")))
+    refused_for_good(qtbot, devices, worker, (
+        "balance SIM0000001 reports a readability of 0.01 g, but balance.readability is "
+        "configured as 0.001 g: weights are refused until the two agree (correct "
+        "balance.readability, or remove it to use the balance's own)"))
+
+
+def test_a_balance_without_a_readability_from_it_or_the_configuration_is_refused(
+        qtbot, sbi_simulator, devices):
+    worker = devices.add(BalanceWorker.for_url(sbi_simulator.url, "sbi", SBI_ON_A_PTY))
+    refused_for_good(qtbot, devices, worker, (
+        "balance SIM0000001 did not report its readability: weights cannot be checked until "
+        "balance.readability is set in the station configuration (the balance's readability "
+        'd in grams, such as "0.01")'))
 
 
 def test_camera_worker_shows_frames_decodes_the_label_and_reports_lost(qtbot, devices):

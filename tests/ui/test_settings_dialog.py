@@ -89,6 +89,7 @@ def test_edit_every_table_save_and_reload(open_dialog, qtbot, tmp_path):
     choose(dialog.parity_choice, "even")
     choose(dialog.stopbits_choice, 2)
     retype(qtbot, dialog.expected_serial_field, "SN-1")
+    retype(qtbot, dialog.readability_field, "0.010")
     choose(dialog.camera_mode, "source")
     retype(qtbot, dialog.camera_source_field, "images")
     retype(qtbot, dialog.fps_field, "7.5")
@@ -106,7 +107,8 @@ def test_edit_every_table_save_and_reload(open_dialog, qtbot, tmp_path):
                                check_weight=Decimal("200.0000"), check_tolerance=Decimal("0.020")),
         record=RecordConfig(url="postgresql+psycopg://station@db/iv"),
         balance=BalanceConfig(port="/dev/ttyUSB0", protocol="sbi", baudrate=4800, bytesize=7,
-                              parity=Parity.EVEN, stopbits=2, expected_serial="SN-1"),
+                              parity=Parity.EVEN, stopbits=2, expected_serial="SN-1",
+                              readability=Decimal("0.010")),
         camera=CameraConfig(source=folder / "images", fps=7.5),
         scanner=ScannerConfig(port="COM4", baudrate=19200),
         data=DataConfig(formulary=folder / "formulary.toml", worklist=Path("/srv/worklist.toml")),
@@ -164,6 +166,11 @@ INVALID = [
     ("check_weight_field", "heavy", 0,
      'station.toml: station.check_weight: expected a number of grams in quotes, such as'
      " \"100.000\", got the string 'heavy'"),
+    ("readability_field", "0", 1,
+     "station.toml: balance.readability: expected more than 0 g, got '0'"),
+    ("readability_field", "0,01", 1,
+     'station.toml: balance.readability: expected a number of grams in quotes, such as'
+     " \"0.01\", got the string '0,01'"),
     ("database_url_field", "mysql://db/iv", 3,
      "station.toml: record.url: 'mysql://db/iv' is not a database URL the station can use;"
      " expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"),

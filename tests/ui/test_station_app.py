@@ -9,14 +9,16 @@ only presses keys and scans; an application-wide event filter counts both, and m
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import Qt
 
+from station.config import config_from_mapping
 from station.core.workflow import Phase, StopReason
 from station.demo_content import DEMO_ACCOUNTS
 from station.demo_hood import Mistake
-from station.hood import NextAction
+from station.hood import BALANCE_CHECK, NextAction, balance_stream
 from station.records.users import Role
 from tests.ui.station_driver import (
     Technician,
@@ -251,3 +253,43 @@ def test_the_pharmacist_signs_in_at_the_same_window_and_releases_the_held_dose(t
     kinds = [e.kind for e in station.record.events.events_of(held)]
     assert "verified" in kinds
     assert station.scanner_filter.mouse_clicks == 0
+
+
+@pytest.fixture
+def sartorius_station(qtbot, tmp_path):
+    """The demo with a simulated Sartorius (SBI) balance, which reports no readability."""
+    config = config_from_mapping({
+        "record": {"url": f"sqlite:///{tmp_path / 'station.db'}"},
+        "station": {"id": "hood-test", "name": "Hood test"},
+        "balance": {"protocol": "sbi", "readability": "0.01"},
+    })
+    built = build_station(config, clock=local_clock, seed=3)
+    qtbot.addWidget(built.window)
+    built.window.resize(1920, 1080)
+    built.start()
+    yield built
+    built.close()
+
+
+def test_a_balance_without_a_readability_weighs_with_the_configured_one(sartorius_station,
+                                                                          qtbot):
+    station = sartorius_station
+    status = station.window.status.balance_label
+    qtbot.waitUntil(lambda: "Balance: CONNECTED —" in status.text(), timeout=10_000)
+    assert "Sartorius" in status.text()
+    qtbot.waitUntil(lambda: station.preparation.balance is not None, timeout=5000)
+    assert station.preparation.balance.readability == Decimal("0.01")
+    technician = Technician(qtbot, station)
+    start_single_vial_order(technician, station, qtbot)
+    technician.work_until({NextAction.WEIGH})  # the daily balance check on the way
+    technician.do_step()  # a weighing
+    assert "readability" not in station.preparation.state.message
+    serial = station.preparation.balance.serial_number
+    checks = [e.payload for e in station.record.events.events_of(balance_stream(serial))
+              if e.kind == BALANCE_CHECK]
+    assert [c["readability"] for c in checks] == ["0.01"]
+    prep = station.preparation.preparation
+    weights = [e.payload for e in station.record.events.events_of(prep.preparation_id)
+               if e.kind == "weight_read"]
+    assert weights and {w["readability"] for w in weights} == {"0.01"}
+    assert {w["balance_id"] for w in weights} == {serial}

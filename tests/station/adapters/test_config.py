@@ -52,6 +52,7 @@ bytesize = 7
 parity = "even"
 stopbits = 2
 expected_serial = "B936102145"
+readability = "0.0010"
 
 [camera]
 source = 0
@@ -81,6 +82,7 @@ FULL_CONFIG = StationConfig(
         parity=Parity.EVEN,
         stopbits=2,
         expected_serial="B936102145",
+        readability=Decimal("0.0010"),
     ),
     camera=CameraConfig(source=0, fps=30.0),
     scanner=ScannerConfig(port="/dev/ttyACM0", baudrate=115200),
@@ -114,7 +116,9 @@ def test_the_defaults():
     assert str(config.station.check_weight) == "100.000"
     assert config.record.url is None
     assert config.record.embedded
-    assert config.balance == BalanceConfig("simulated", "mt-sics", None, None, None, None, None)
+    assert config.balance == BalanceConfig("simulated", "mt-sics", None, None, None, None, None,
+                                           None)
+    assert config.balance.readability is None  # the balance must report its own
     assert config.balance.simulated
     assert config.balance.serial_settings == PROTOCOLS["mt-sics"].settings
     assert config.camera.source == "simulated"
@@ -204,6 +208,22 @@ def test_camera_sources(written, source):
     assert config_from_mapping({"camera": {"source": written}}).camera.source == source
 
 
+@pytest.mark.parametrize(("written", "grams"), [
+    ("0.01", Decimal("0.01")), (" 0.0001 ", Decimal("0.0001")), ("0.010", Decimal("0.010")),
+    (1, Decimal(1)),
+])
+def test_a_readability_is_grams_kept_as_written(written, grams):
+    readability = config_from_mapping({"balance": {"protocol": "sbi",
+                                                   "readability": written}}).balance.readability
+    assert readability == grams and str(readability) == str(grams)
+
+
+def test_a_readability_is_written_in_quotes_and_commented_when_absent():
+    assert 'readability = "0.01"' in to_toml(
+        StationConfig(balance=BalanceConfig(protocol="ohaus", readability=Decimal("0.01"))))
+    assert '# readability = "0.01"' in to_toml(StationConfig())
+
+
 def test_serial_numbers_written_as_text_are_accepted():
     config = config_from_mapping(
         {"balance": {"baudrate": "4800"}, "scanner": {"baudrate": "19200"}}
@@ -217,7 +237,7 @@ def test_blank_optional_values_are_absent(blank):
     config = config_from_mapping({
         "station": {"check_tolerance": blank},
         "record": {"url": blank},
-        "balance": {"expected_serial": blank, "parity": blank},
+        "balance": {"expected_serial": blank, "parity": blank, "readability": blank},
         "scanner": {"port": blank},
         "data": {"formulary": blank, "worklist": blank},
     })
@@ -247,7 +267,7 @@ ERRORS = [
      "id: unknown table; expected one of station, record, balance, camera, scanner, data, demo"),
     ("[balance]\nspeed = 9600",
      "balance.speed: unknown key; expected one of port, protocol, baudrate, bytesize, parity,"
-     " stopbits, expected_serial"),
+     " stopbits, expected_serial, readability"),
     ("[demo]\nshow = true", "demo.show: unknown key; expected one of show_passwords"),
     ("balance = 3", "balance: expected a table [balance], got the integer 3"),
     ('camera = "simulated"', "camera: expected a table [camera], got the string 'simulated'"),
@@ -297,6 +317,20 @@ ERRORS = [
      "balance.parity: unknown parity 'mark'; expected one of none, even, odd"),
     ("[balance]\nexpected_serial = 1234",
      "balance.expected_serial: expected a string, got the integer 1234"),
+    ("[balance]\nreadability = 0.01",
+     'balance.readability: expected a number of grams in quotes, such as "0.01", got the'
+     " number 0.01"),
+    ('[balance]\nreadability = "0.01 g"',
+     'balance.readability: expected a number of grams in quotes, such as "0.01", got the'
+     " string '0.01 g'"),
+    ('[balance]\nreadability = "0"', "balance.readability: expected more than 0 g, got '0'"),
+    ('[balance]\nreadability = "-0.01"',
+     "balance.readability: expected more than 0 g, got '-0.01'"),
+    ('[balance]\nreadability = "Infinity"',
+     "balance.readability: expected more than 0 g, got 'Infinity'"),
+    ("[balance]\nreadability = true",
+     'balance.readability: expected a number of grams in quotes, such as "0.01", got the'
+     " boolean true"),
     ('[camera]\nsource = ""',
      'camera.source: expected "simulated", a device index such as 0, or a folder of images,'
      " got an empty string"),
@@ -517,6 +551,8 @@ _BALANCES = st.builds(
     parity=st.none() | st.sampled_from(list(Parity)),
     stopbits=st.none() | st.sampled_from([1, 2]),
     expected_serial=st.none() | _NONBLANK,
+    readability=st.none() | st.sampled_from(
+        [Decimal("0.0001"), Decimal("0.001"), Decimal("0.010"), Decimal("0.1"), Decimal("1")]),
 )
 _CAMERAS = st.builds(
     CameraConfig,
