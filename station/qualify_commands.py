@@ -159,7 +159,8 @@ def format_result(result: QualificationResult) -> str:
         for preparation in score.missed:
             lines.append(f"  GOT THROUGH {kind.value}: {preparation}")
     lines.append(f"balance {result.balance}, repeatability s = {result.repeatability} g; "
-                 f"{result.count} preparations in {result.seconds:.0f} s")
+                 f"{result.count} preparation{'' if result.count == 1 else 's'} in "
+                 f"{result.seconds:.0f} s")
     lines.append(_verdict(result))
     return "\n".join(lines)
 
