@@ -26,14 +26,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from scale_drivers.api import Parity, SerialSettings
 from scale_drivers.protocols import PROTOCOLS, open_balance
 from station.catalog_files import formulary_path, load_worklist
 from station.qualification.plan import plan_run
 from station.qualification.report_pdf import write_qualification_report
 from station.qualification.run import QualificationResult, Rig, qualify
 from station.records.record import open_record
-from station.scale_commands import SIMULATOR_NAMES
+from station.scale_commands import SIMULATOR_NAMES, pty_settings
 
 DEFAULT_COUNT = 200
 DEFAULT_ERROR_RATE = 0.3
@@ -120,17 +119,6 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(format_result(result) + f"\nreport: {pdf} ({pages} pages)\n")
     return result.exit_status
-
-
-def pty_settings(protocol: str) -> SerialSettings:
-    """``protocol``'s factory settings as 8-N-1: what the simulator's pty can be reopened with.
-
-    Linux ptys refuse parity and 7 data bits when a port is reopened (EINVAL) and ignore them
-    anyway, and the run reopens its balance after the repeatability test; so SBI's 8-O-1 and
-    A&D's 7-E-1 run as 8-N-1 here, as in the pty tests. Real adapters take the factory settings.
-    """
-    factory = PROTOCOLS[protocol].settings
-    return SerialSettings(factory.baudrate, 8, Parity.NONE, factory.stopbits, factory.handshake)
 
 
 def format_result(result: QualificationResult) -> str:

@@ -37,6 +37,18 @@ EXIT_OK, EXIT_FAILED = 0, 1
 #: The simulators name their protocols independently of the drivers: driver name -> theirs.
 SIMULATOR_NAMES = {"mt-sics": "mt_sics", "sbi": "sbi", "ohaus": "ohaus", "and": "and_gx"}
 
+def pty_settings(protocol: str) -> SerialSettings:
+    """``protocol``'s factory settings as 8-N-1: what the simulator's pty can be reopened with.
+
+    Linux ptys refuse parity and 7 data bits when a port is reopened (EINVAL), and ignore them
+    anyway; a simulated balance is reopened after every refusal or replug, so SBI's 8-O-1 and
+    A&D's 7-E-1 run as 8-N-1 on a simulator, as in the pty tests. Real adapters take the
+    factory settings.
+    """
+    factory = PROTOCOLS[protocol].settings
+    return SerialSettings(factory.baudrate, 8, Parity.NONE, factory.stopbits, factory.handshake)
+
+
 _CONDITIONS: tuple[tuple[type[BalanceError], str], ...] = (
     (BalanceOverload, "overload"),
     (BalanceUnderload, "underload"),

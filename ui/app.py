@@ -27,6 +27,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
+from scale_drivers.api import SerialSettings
 from scale_drivers.sim.scenario import load_scenario
 from scale_drivers.sim.server import SimulatorServer
 from station.camera import CameraSource, FolderCamera, OpenCvCamera, SimulatedCamera
@@ -45,7 +46,7 @@ from station.records.order_book import OrderBook
 from station.records.recalls import RecallList
 from station.records.record import Record, open_record
 from station.records.users import Role, SessionManager, UserDirectory
-from station.scale_commands import SIMULATOR_NAMES
+from station.scale_commands import SIMULATOR_NAMES, pty_settings
 from station.scan_events import ScanEvents
 from ui.audit_page import AuditPage
 from ui.audit_worker import AuditWorker
@@ -137,9 +138,9 @@ def build_station(config: StationConfig, *, clock: Clock = local_now, seed: int 
     orders = OrderBook(record.engine, clock)
     progress = OrderProgress(record.events)
 
-    simulator, url = _balance_port(config, seed)
+    simulator, url, link_settings = _balance_port(config, seed)
     balance_worker = BalanceWorker.for_url(
-        url, config.balance.protocol, config.balance.serial_settings,
+        url, config.balance.protocol, link_settings,
         expected_serial=config.balance.expected_serial, readability=config.balance.readability)
     camera_source = _camera(config, seed)
     camera_worker = CameraWorker(camera_source)
@@ -277,14 +278,17 @@ def _watch_idle(window: StationWindow, counts: ScannerEventFilter, clock: Clock)
     timer.start()
 
 
-def _balance_port(config: StationConfig, seed: int) -> tuple[SimulatorServer | None, str]:
+def _balance_port(config: StationConfig, seed: int
+                  ) -> tuple[SimulatorServer | None, str, SerialSettings | None]:
+    """The simulator (if any), the port to open and the serial settings to open it with."""
     if not config.balance.simulated:
-        return None, config.balance.port
+        return None, config.balance.port, config.balance.serial_settings
     simulator = SimulatorServer(SIMULATOR_NAMES[config.balance.protocol],
                                 load_scenario(DEMO_SCENARIO), seed=seed)
     # A stable path, like /dev/serial/by-id/…: it follows the balance when it is replugged.
     link = Path(tempfile.mkdtemp(prefix="iv-station-")) / "balance"
-    return simulator, simulator.start(link)
+    # A pty takes no parity: opened 8-N-1, it is reopened the same way after a refusal.
+    return simulator, simulator.start(link), pty_settings(config.balance.protocol)
 
 
 def _camera(config: StationConfig, seed: int) -> CameraSource:

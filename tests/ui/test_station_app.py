@@ -255,20 +255,39 @@ def test_the_pharmacist_signs_in_at_the_same_window_and_releases_the_held_dose(t
     assert station.scanner_filter.mouse_clicks == 0
 
 
-@pytest.fixture
-def sartorius_station(qtbot, tmp_path):
+def _sartorius(qtbot, tmp_path, balance):
     """The demo with a simulated Sartorius (SBI) balance, which reports no readability."""
     config = config_from_mapping({
         "record": {"url": f"sqlite:///{tmp_path / 'station.db'}"},
         "station": {"id": "hood-test", "name": "Hood test"},
-        "balance": {"protocol": "sbi", "readability": "0.01"},
+        "balance": {"protocol": "sbi", **balance},
     })
     built = build_station(config, clock=local_clock, seed=3)
     qtbot.addWidget(built.window)
     built.window.resize(1920, 1080)
     built.start()
+    return built
+
+
+@pytest.fixture
+def sartorius_station(qtbot, tmp_path):
+    built = _sartorius(qtbot, tmp_path, {"readability": "0.01"})
     yield built
     built.close()
+
+
+def test_a_balance_without_any_readability_stays_refused_and_says_what_to_configure(
+        qtbot, tmp_path):
+    station = _sartorius(qtbot, tmp_path, {})
+    try:
+        status = station.window.status.balance_label
+        qtbot.waitUntil(lambda: "balance.readability" in status.text(), timeout=10_000)
+        qtbot.wait(3500)  # several reconnect attempts later: still the same reason
+        assert "balance.readability" in status.text(), status.text()
+        assert "DISCONNECTED" in status.text()
+        assert station.preparation.balance is None
+    finally:
+        station.close()
 
 
 def test_a_balance_without_a_readability_weighs_with_the_configured_one(sartorius_station,
