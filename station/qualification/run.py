@@ -64,6 +64,9 @@ REPEATABILITY_WEIGHINGS = 10
 #: False holds allowed on clean preparations.
 FALSE_HOLD_TARGET = 0.005
 REJECT_REASON = "qualification run, not for a patient"
+#: What a weight recorded while the technician had the balance cable out is scored as: never
+#: caught, whatever else the station showed.
+WEIGHED_UNPLUGGED = "a weight was recorded while the balance was unplugged"
 CHECK_WEIGHT = Decimal("100.00")
 SITE_TOLERANCE = Tolerance(Decimal("0.05"))
 
@@ -290,10 +293,13 @@ class _Hood:
                 session.in_process_check(self._sign(Meaning.IN_PROCESS_CHECKED), approved=True)
                 continue
             move = self.technician.act(Screen(view, outcome.balance_connected))
+            weights = _weights(session)
             outcome = self.station.handle(move)
             stop = _stop(view, outcome)
             if stop is not None:
                 stops.append((view.step_number, stop))
+            if self.technician.balance_unplugged and _weights(session) > weights:
+                stops.append((view.step_number, WEIGHED_UNPLUGGED))
         else:
             stops.append((session.view.step_number, "did not finish"))
         self._close(preparation_id)
@@ -337,7 +343,7 @@ def _one(planned: PlannedPreparation, pool: list[tuple[DoseOrder, Recipe]],
     score = result.errors[injection.kind]
     score.injected += 1
     at_step = [s for n, s in stops if n == injection.step]
-    if injection.made and at_step:
+    if injection.made and at_step and WEIGHED_UNPLUGGED not in at_step:
         score.caught += 1
         score.how[at_step[0]] = score.how.get(at_step[0], 0) + 1
     else:
@@ -348,6 +354,12 @@ def _one(planned: PlannedPreparation, pool: list[tuple[DoseOrder, Recipe]],
         if pullback_catches(injection.true_volume_ml, injection.expected_volume_ml,
                             injection.syringe_ml, tolerance, pullback_rng):
             score.pullback_caught += 1
+
+
+def _weights(session: HoodSession) -> int:
+    """How many weights the open preparation has recorded, every attempt counted."""
+    prep = session.preparation
+    return 0 if prep is None else sum(len(r.attempts) for r in prep.records)
 
 
 def _stop(before: HoodView, outcome: Outcome) -> str | None:

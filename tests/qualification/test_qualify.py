@@ -6,10 +6,12 @@ preparations must pass without a stop; what the run leaves in the record is chec
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pypdfium2
@@ -17,10 +19,13 @@ import pytest
 from sqlalchemy import text
 
 import station.qualification.technician as technician_module
+from scale_drivers.api import Reading
 from station.catalog_files import formulary_path, load_worklist
+from station.core.errors import StationError
 from station.qualification.plan import ErrorKind, PlannedPreparation
 from station.qualification.report_pdf import write_qualification_report
 from station.qualification.run import REJECT_REASON, STATION_ID, qualify
+from station.qualification.station_side import HeadlessStation
 from station.qualify_commands import SCENARIO, format_result
 from station.records.formulary_versions import FormularyVersions
 from station.records.record import open_record
@@ -186,3 +191,28 @@ def test_station_qualify_refuses_a_run_that_cannot_be_made(arguments):
     done = subprocess.run([sys.executable, "-m", "station.cli", "qualify", *arguments],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "must be" in done.stderr
+
+
+def test_a_weight_taken_while_the_cable_is_out_is_never_counted_as_caught(
+        rig, tmp_path, monkeypatch):
+    # A station that, on losing its balance, records the last weight it saw (the bug the
+    # unplug error is there to catch) shows the balance lost and still takes a weight: the
+    # scorer must not count that as caught.
+    lost = HeadlessStation._lost
+
+    def lose_and_keep_a_stale_weight(self, state):
+        lost(self, state)
+        stale = Reading(Decimal("12.34"), "g", True, "S S      12.34 g", "S",
+                        dt.datetime.now(dt.UTC), 0.0)
+        with contextlib.suppress(StationError):
+            self.session.weight(stale)
+
+    monkeypatch.setattr(HeadlessStation, "_lost", lose_and_keep_a_stale_weight)
+    record = open_record(f"sqlite:///{tmp_path / 'q.db'}")
+    try:
+        result = _run(record, rig, [PlannedPreparation(1, ErrorKind.UNPLUGGED_BALANCE)])
+    finally:
+        record.close()
+    score = result.errors[ErrorKind.UNPLUGGED_BALANCE]
+    assert (score.injected, score.caught, len(score.missed)) == (1, 0, 1)
+    assert result.exit_status == 1
