@@ -14,18 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 import tempfile
-import time
 import tomllib
 from pathlib import Path
 
 from benchmarks.summary import SummaryRow
-from scale_drivers.protocols import open_balance
 from scale_drivers.sim.scenario import Scenario, scenario_from_mapping
-from scale_drivers.sim.server import SimulatorServer
 from station.catalog_files import formulary_path, load_worklist
 from station.qualification.plan import plan_run
-from station.qualification.run import QualificationResult, Rig, qualify
-from station.qualify_commands import DEFAULT_SPEED, SCENARIO
+from station.qualification.run import QualificationResult, qualify
+from station.qualify_commands import DEFAULT_SPEED, SCENARIO, simulated_rig
 from station.records.record import open_record
 
 COUNT = 8
@@ -43,24 +40,17 @@ def _scenarios() -> dict[str, Scenario]:
 
 
 def _run(scenario: Scenario) -> QualificationResult:
-    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-qualify-") as temporary:
         folder = Path(temporary)
-        simulator = SimulatorServer(
-            "mt_sics", scenario, seed=SEED,
-            clock=lambda: started + (time.monotonic() - started) * DEFAULT_SPEED)
-        link = folder / "balance"
-        simulator.start(link)
-        record = open_record(f"sqlite:///{folder / 'q.db'}")
-        try:
-            return qualify(record, Rig(simulator.balance, simulator,
-                                       lambda: open_balance(str(link), "mt-sics")),
-                           formulary_path().read_text(encoding="utf-8"), list(load_worklist()),
-                           plan_run(COUNT, seed=SEED, error_rate=ERROR_RATE), seed=SEED,
-                           clock=lambda: dt.datetime.now(dt.UTC))
-        finally:
-            record.close()
-            simulator.stop()
+        with simulated_rig(scenario, "mt-sics", folder, seed=SEED) as rig:
+            record = open_record(f"sqlite:///{folder / 'q.db'}")
+            try:
+                return qualify(record, rig, formulary_path().read_text(encoding="utf-8"),
+                               list(load_worklist()),
+                               plan_run(COUNT, seed=SEED, error_rate=ERROR_RATE), seed=SEED,
+                               clock=lambda: dt.datetime.now(dt.UTC))
+            finally:
+                record.close()
 
 
 def main() -> list[SummaryRow]:

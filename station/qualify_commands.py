@@ -17,14 +17,15 @@ everything on the station's side (driver timeouts, records) keeps real time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from scale_drivers.protocols import PROTOCOLS, open_balance
 from station.catalog_files import formulary_path, load_worklist
@@ -33,6 +34,9 @@ from station.qualification.report_pdf import write_qualification_report
 from station.qualification.run import QualificationResult, Rig, qualify
 from station.records.record import open_record
 from station.scale_commands import SIMULATOR_NAMES, pty_settings
+
+if TYPE_CHECKING:
+    from scale_drivers.sim.scenario import Scenario
 
 DEFAULT_COUNT = 200
 DEFAULT_ERROR_RATE = 0.3
@@ -77,14 +81,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """Run the qualification; the exit status says whether it passed."""
     from scale_drivers.sim.scenario import load_scenario  # noqa: PLC0415 - only here
-    from scale_drivers.sim.server import SimulatorServer  # noqa: PLC0415 - only here
 
-    started = time.monotonic()
     speed = max(args.speed, 0.1)
-
-    def device_clock() -> float:
-        return float(started + (time.monotonic() - started) * speed)
-
     scenario = load_scenario(SCENARIO)
     plan = plan_run(args.count, seed=args.seed, error_rate=args.error_rate)
     today = dt.datetime.now(dt.UTC).date().isoformat()
@@ -92,23 +90,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     with tempfile.TemporaryDirectory(prefix="qualify-") as temporary:
         folder = Path(temporary)
         url = args.db or f"sqlite:///{folder / 'qualification.db'}"
-        simulator = SimulatorServer(SIMULATOR_NAMES[args.protocol], scenario,
-                                    clock=device_clock, seed=args.seed)
-        link = folder / "balance"
-        simulator.start(link)
-        record = open_record(url)
-        try:
-            settings = pty_settings(args.protocol)
-            rig = Rig(simulator.balance, simulator,
-                      lambda: open_balance(str(link), args.protocol, settings))
-            result = qualify(record, rig, formulary_path().read_text(encoding="utf-8"),
-                             list(load_worklist()), plan, seed=args.seed,
-                             clock=lambda: dt.datetime.now(dt.UTC),
-                             progress=_progress_bar(sys.stderr),
-                             readability=scenario.model.readability)
-        finally:
-            record.close()
-            simulator.stop()
+        with simulated_rig(scenario, args.protocol, folder, seed=args.seed,
+                           speed=speed) as rig:
+            record = open_record(url)
+            try:
+                result = qualify(record, rig, formulary_path().read_text(encoding="utf-8"),
+                                 list(load_worklist()), plan, seed=args.seed,
+                                 clock=lambda: dt.datetime.now(dt.UTC),
+                                 progress=_progress_bar(sys.stderr),
+                                 readability=scenario.model.readability)
+            finally:
+                record.close()
     pages = write_qualification_report(result, pdf, scenario_path=SCENARIO,
                                        scenario_text=SCENARIO.read_text(encoding="utf-8"),
                                        protocol=args.protocol, speed=speed,
@@ -119,6 +111,32 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(format_result(result) + f"\nreport: {pdf} ({pages} pages)\n")
     return result.exit_status
+
+
+@contextlib.contextmanager
+def simulated_rig(scenario: Scenario, protocol: str, folder: Path, *, seed: int,
+                  speed: float = DEFAULT_SPEED) -> Iterator[Rig]:
+    """The scenario's balance simulated on a pty in ``folder``, its clock ``speed`` × real time.
+
+    The station side opens it 8-N-1 (:func:`~station.scale_commands.pty_settings`).
+    """
+    from scale_drivers.sim.server import SimulatorServer  # noqa: PLC0415 - only here
+
+    started = time.monotonic()
+
+    def device_clock() -> float:
+        return float(started + (time.monotonic() - started) * speed)
+
+    simulator = SimulatorServer(SIMULATOR_NAMES[protocol], scenario, clock=device_clock,
+                                seed=seed)
+    link = folder / "balance"
+    simulator.start(link)
+    settings = pty_settings(protocol)
+    try:
+        yield Rig(simulator.balance, simulator,
+                  lambda: open_balance(str(link), protocol, settings))
+    finally:
+        simulator.stop()
 
 
 def format_result(result: QualificationResult) -> str:

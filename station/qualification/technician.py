@@ -164,22 +164,22 @@ class Technician:
         action = view.next_action
         injection = self._due(sheet)
         if action in (NextAction.RETRY, NextAction.RETRY_OR_OVERRIDE):
-            return self._redo(sheet)
+            return self._redo(sheet, view)
         if action is NextAction.WEIGH:
-            return self._weigh(sheet, injection)
+            return self._weigh(sheet, view, injection)
         if injection is not None and self._made_at_camera(sheet, view, injection):
             return Move(enter=action is NextAction.PHOTO)
         move = self.hands.next_move(view, sheet)
         # every photograph is taken on Enter here
         return Move(scan=move.scan, enter=move.enter or action is NextAction.PHOTO)
 
-    def _redo(self, sheet: _Sheet) -> Move:
+    def _redo(self, sheet: _Sheet, view: HoodView) -> Move:
         """After a stop: put the wrong thing back; at a weighing, draw (or inject) again."""
         self.hands.show_nothing()
         step = sheet.step
         if step is not None and step.kind is StepKind.WEIGH_NET:
             sheet.skipped.clear()  # the forgotten dose goes into the bag now
-            self._weigh(sheet, None)
+            self._weigh(sheet, view, None)
         return Move(retry=True)
 
     def _made_at_camera(self, sheet: _Sheet, view: HoodView, injection: Injection) -> bool:
@@ -232,7 +232,7 @@ class Technician:
 
     # ------------------------------------------------------------------ the pan
 
-    def _weigh(self, sheet: _Sheet, injection: Injection | None) -> Move:
+    def _weigh(self, sheet: _Sheet, view: HoodView, injection: Injection | None) -> Move:
         step = sheet.step
         assert step is not None
         if injection is not None and injection.kind is ErrorKind.UNPLUGGED_BALANCE:
@@ -240,24 +240,12 @@ class Technician:
             self.hands.unplug_balance()
             self._unplugged = True
         if step.kind is StepKind.WEIGH_TARE:
-            mass, what = self._tare(sheet, step)
-            sheet.placed[step.number] = mass
+            # the empty syringe, vial or bag the step asks for, as the demo hood puts it down
+            self.hands.perform(view, sheet)
+            sheet.placed[step.number] = self.hands.state.pan_grams
         else:
-            mass, what = self._net(sheet, step, injection)
-        self.hands.place(mass, what)
+            self.hands.place(*self._net(sheet, step, injection))
         return Move()
-
-    def _tare(self, sheet: _Sheet, step: Step) -> tuple[Decimal, str]:
-        product = step.product
-        assert product is not None
-        net = next((s for s in sheet.recipe.steps
-                    if s.kind is StepKind.WEIGH_NET and s.reference == step.number), None)
-        if (net is not None and net.check is MassCheck.FINAL) or product.role is ProductRole.BASE:
-            return self.hands.bag_mass(product), f"the {product.name} bag"
-        if net is not None and net.check is MassCheck.DILUENT:
-            return self.hands.vial_mass(product), f"the {product.name} vial"
-        size, mass = self.hands.syringe(_draw_volume(net))
-        return mass, f"an empty {size} mL syringe"
 
     def _net(self, sheet: _Sheet, step: Step, injection: Injection | None) -> tuple[Decimal, str]:
         assert step.reference is not None
@@ -278,7 +266,7 @@ class Technician:
             drawn = expected * (1 + Decimal(str(factor)) * tolerance)
             injection.expected_volume_ml = _volume(step, expected)
             injection.true_volume_ml = _volume(step, drawn)
-            injection.syringe_ml = self.hands.syringe(_draw_volume(step))[0]
+            injection.syringe_ml = self.hands.syringe(injection.expected_volume_ml)[0]
         else:
             share = Decimal(str(self._rng.uniform(-0.5, 0.5)))
             drawn = expected * (1 + share * tolerance)
@@ -286,12 +274,6 @@ class Technician:
         sheet.net[step.number] = drawn
         return tare + drawn, "the vial with its diluent" if (
             step.check is MassCheck.DILUENT) else "the filled syringe"
-
-
-def _draw_volume(net: Step | None) -> Decimal:
-    if net is None or net.expected_mass is None:
-        return Decimal(10)
-    return _volume(net, net.expected_mass)
 
 
 def _volume(step: Step, mass: Decimal) -> Decimal:
