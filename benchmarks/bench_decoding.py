@@ -28,7 +28,7 @@ import numpy as np
 import zxingcpp
 
 from benchmarks.summary import SummaryRow
-from station.decoding import (
+from station.devices.decoding import (
     DecodePipeline,
     Symbol,
     decode_with_pyzbar,

@@ -1,21 +1,22 @@
 """GUI responsiveness: event-loop lag on the GUI thread, idle and with every device running.
 
 An offscreen 1920×1080 window holds the camera preview over the weight gauge. A 5 ms precise
-timer on the GUI thread (:class:`ui.lag_probe.EventLoopLagProbe`) records how late each tick
+timer on the GUI thread (:class:`ui.shell.lag_probe.EventLoopLagProbe`) records how late each tick
 fires, in two phases of the same length, in one run:
 
 - idle: the window shown, no device running (the baseline);
-- load: through :class:`ui.devices.DeviceThreads`, a :class:`~ui.devices.CameraWorker` over a
-  :class:`~station.camera.SimulatedCamera` (1280×720 at 15 fps) looking at a formulary vial's
+- load: through :class:`ui.workers.devices.DeviceThreads`, a
+  :class:`~ui.workers.devices.CameraWorker` over a
+  :class:`~station.demo.camera.SimulatedCamera` (1280×720 at 15 fps) looking at a formulary vial's
   label, every frame shown in the preview and every decoded frame judged by the acceptance
-  rule and drawn as overlays; and a :class:`~ui.devices.BalanceWorker` (MT-SICS) polled
+  rule and drawn as overlays; and a :class:`~ui.workers.devices.BalanceWorker` (MT-SICS) polled
   without pause for stable weights, each reading added to the gauge's trace. The balance is
   a :class:`~scale_drivers.sim.server.SimulatorServer` on a real pty, in a child process
   (paced at 9600 baud), so this process runs only what the station runs;
-- station: the real technician station window from :func:`ui.app.build_station` in demo
+- station: the real technician station window from :func:`ui.shell.app.build_station` in demo
   mode (its record an SQLite file in a temporary folder, the simulated balance on a pty
   served from a thread of this process, the simulated camera, the hood worker thread), driven
-  without mouse or keys through its presenters and its :class:`~station.demo_hood.DemoHood`:
+  without mouse or keys through its presenters and its :class:`~station.demo.hood.DemoHood`:
   sign in, scan a single-vial order, do each step until the preparation is held for a
   pharmacist's verification, sign out, and again, as many preparations as fit in the phase
   (at least one). How long ``LoginPresenter.submit`` (argon2 runs in the thread pool) blocks is
@@ -47,25 +48,26 @@ from benchmarks.bench_balance import PTY_SETTINGS, Simulator
 from benchmarks.summary import SummaryRow
 from scale_drivers.api import Reading
 from scale_drivers.connection import LinkState
-from station.camera import Frame, SimulatedCamera
-from station.camera_scene import Label, Scene
-from station.catalog_files import load_formulary
-from station.config import StationConfig, config_from_mapping
+from station.config.catalog_files import load_formulary
+from station.config.station_config import StationConfig, config_from_mapping
 from station.core.acceptance import AcceptanceTracker, Status, SymbolRead
 from station.core.formulary import Formulary, ProductRole
 from station.core.recipe import build_recipe
 from station.core.workflow import Phase as PrepPhase
-from station.decoding import Symbol
-from station.demo_content import DEMO_ACCOUNTS
-from station.demo_hood import progress_marker
+from station.demo.camera import SimulatedCamera
+from station.demo.camera_scene import Label, Scene
+from station.demo.content import DEMO_ACCOUNTS
+from station.demo.hood import progress_marker
+from station.devices.camera import Frame
+from station.devices.decoding import Symbol
 from station.records.formulary_versions import FormularyVersions
 from station.records.order_book import OrderBook
-from ui.app import SITE_TOLERANCE, build_station, local_now
-from ui.app import Station as StationApp
-from ui.devices import BalanceWorker, CameraWorker, DeviceThreads
-from ui.lag_probe import DEFAULT_INTERVAL_MS, EventLoopLagProbe, LagSummary, summarize
+from ui.shell.app import SITE_TOLERANCE, build_station, local_now
+from ui.shell.app import Station as StationApp
+from ui.shell.lag_probe import DEFAULT_INTERVAL_MS, EventLoopLagProbe, LagSummary, summarize
 from ui.widgets.camera_preview import CameraPreviewWidget
 from ui.widgets.weight_gauge import WeightGaugeState, WeightGaugeWidget
+from ui.workers.devices import BalanceWorker, CameraWorker, DeviceThreads
 
 SECONDS_VARIABLE = "BENCH_GUI_SECONDS"
 DEFAULT_SECONDS = 10.0

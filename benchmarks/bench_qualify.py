@@ -19,10 +19,10 @@ from pathlib import Path
 
 from benchmarks.summary import SummaryRow
 from scale_drivers.sim.scenario import Scenario, scenario_from_mapping
-from station.catalog_files import formulary_path, load_worklist
+from station.cli.qualify import DEFAULT_SPEED, SCENARIO, simulated_rig
+from station.config.catalog_files import formulary_path, load_worklist
 from station.qualification.plan import plan_run
 from station.qualification.run import QualificationResult, qualify
-from station.qualify_commands import DEFAULT_SPEED, SCENARIO, simulated_rig
 from station.records.record import open_record
 
 COUNT = 8

@@ -4,7 +4,7 @@ Each start is a fresh Python process (``python -m benchmarks.bench_startup --chi
 offscreen, so interpreter start-up and every import count. Times are from just before the
 parent spawns the process to the moment the child sees, on its event loop:
 
-- station: :func:`ui.app.build_station` with a demo configuration (simulated balance and
+- station: :func:`ui.shell.app.build_station` with a demo configuration (simulated balance and
   camera) whose record is an SQLite file in a fresh temporary folder (so the first start's
   seeding of the demo content counts), started as ``station app`` starts it; usable = the
   window visible on its sign-in page, the balance identified and the first camera frame
@@ -69,9 +69,9 @@ def _child_station(marks: dict[str, float]) -> None:
     from PySide6.QtCore import QObject, Qt, QTimer, Slot  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
-    from station.camera import Frame  # noqa: PLC0415
-    from station.config import config_from_mapping  # noqa: PLC0415
-    from ui.app import build_station  # noqa: PLC0415
+    from station.config.station_config import config_from_mapping  # noqa: PLC0415
+    from station.devices.camera import Frame  # noqa: PLC0415
+    from ui.shell.app import build_station  # noqa: PLC0415
 
     marks["imported"] = time.monotonic()
 

@@ -1,7 +1,7 @@
-"""The ``station`` command: the command line of :mod:`station.cli`, plus ``station app``.
+"""The ``station`` command: the command line of :mod:`station.cli.main`, plus ``station app``.
 
 ``station app`` (and ``station`` with no command) opens the station window. It lives here,
-not in :mod:`station.cli`, because ``station`` never imports Qt; the command line offers it
+not in :mod:`station.cli.main`, because ``station`` never imports Qt; the command line offers it
 through :class:`~station.cli.ExtraCommand`.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from station.cli import ExtraCommand
-from station.cli import main as cli_main
+from station.cli.main import ExtraCommand
+from station.cli.main import main as cli_main
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, _out: TextIO) -> int:
-    from ui.app import main as app_main  # noqa: PLC0415 (Qt loads only for the window)
+    from ui.shell.app import main as app_main  # noqa: PLC0415 (Qt loads only for the window)
 
     return app_main(config_path=args.config)
 

@@ -1,7 +1,7 @@
 """What the label of a finished preparation (and of an opened vial) says.
 
 Pure: the content is computed from the order, the formulary, the BUD table and the times passed
-in; nothing here reads the clock, a file or a printer. Renderers (``station.labels``) decide
+in; nothing here reads the clock, a file or a printer. Renderers (``station.reports.labels``) decide
 where each piece goes; they draw only what :class:`LabelContent` holds, so a field missing here
 is missing on every label.
 

@@ -27,8 +27,6 @@ from decimal import Decimal
 from typing import Any
 
 from scale_drivers.api import Balance
-from station.camera import SimulatedCamera
-from station.camera_scene import Scene
 from station.core.acceptance import AcceptanceTracker, Status
 from station.core.errors import StationError
 from station.core.formulary import Formulary
@@ -37,9 +35,9 @@ from station.core.orders import DoseOrder
 from station.core.quantities import Tolerance
 from station.core.recipe import Recipe, StepKind
 from station.core.workflow import Phase, Rejected
-from station.demo_hood import DemoHood, FaultInjector, Pan, SimulatorPlug
-from station.hood import HoodSession, HoodView, NextAction
-from station.preparations import PreparationService
+from station.demo.camera import SimulatedCamera
+from station.demo.camera_scene import Scene
+from station.demo.hood import DemoHood, FaultInjector, Pan, SimulatorPlug
 from station.qualification.plan import ErrorKind, PlannedPreparation
 from station.qualification.pullback import pullback_catches
 from station.qualification.station_side import HeadlessStation, Outcome
@@ -54,7 +52,9 @@ from station.records.formulary_versions import FormularyVersion
 from station.records.recalls import RecallList
 from station.records.record import Record
 from station.records.users import Meaning, Role, SessionManager, UserDirectory
-from station.scan_events import ScanEvents
+from station.services.hood import HoodSession, HoodView, NextAction
+from station.services.preparations import PreparationService
+from station.services.scan_events import ScanEvents
 
 STATION_ID = "QUALIFY"
 #: Turns (a look and an act) one preparation may take before it counts as stuck.

@@ -16,13 +16,19 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from scale_drivers.api import Balance, BalanceDisconnected, BalanceError, NotStable, Reading
-from station.camera import SimulatedCamera
 from station.core.acceptance import Status, SymbolRead
 from station.core.capture import WeightCapture
 from station.core.gravimetry import BalanceSpec
-from station.decoding import DecodePipeline
-from station.hood import BalanceRefused, HoodSession, HoodView, NextAction, readability_to_use
+from station.demo.camera import SimulatedCamera
+from station.devices.decoding import DecodePipeline
 from station.qualification.technician import Move
+from station.services.hood import (
+    BalanceRefused,
+    HoodSession,
+    HoodView,
+    NextAction,
+    readability_to_use,
+)
 
 #: Camera frames looked at per scan before giving the technician another turn.
 FRAMES_PER_LOOK = 8
@@ -49,7 +55,7 @@ class HeadlessStation:
 
     ``readability`` is the configured one (grams), as ``balance.readability`` in the
     station's configuration: used when the balance does not report its own, and a balance
-    that reports another is refused (:func:`station.hood.readability_to_use`).
+    that reports another is refused (:func:`station.services.hood.readability_to_use`).
     """
 
     def __init__(self, session: HoodSession, camera: SimulatedCamera,

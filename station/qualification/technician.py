@@ -6,7 +6,7 @@ from its own copy of the recipe, worked out from the order with its own copy of 
 formulary. It knows what it physically did — the empty syringe it put down, how much it
 really drew, whether it injected it — and puts that on the pan; the station learns it only
 through the balance driver. Scans, photos and the label go through
-:class:`~station.demo_hood.DemoHood`; the injected errors are made here.
+:class:`~station.demo.hood.DemoHood`; the injected errors are made here.
 
 A clean draw is what a technician accepts on the live gauge: the true amount is uniformly
 within the inner half of the band (±½ tolerance), a modelling choice that keeps every false
@@ -24,9 +24,9 @@ from station.core.formulary import Formulary, Product, ProductRole
 from station.core.orders import DoseOrder
 from station.core.quantities import Tolerance
 from station.core.recipe import MassCheck, Recipe, Step, StepKind, build_recipe
-from station.demo_hood import DemoHood, Mistake
-from station.hood import HoodView, NextAction
+from station.demo.hood import DemoHood, Mistake
 from station.qualification.plan import ErrorKind
+from station.services.hood import HoodView, NextAction
 
 _GRAMS = Decimal("0.0001")
 _NAMED_DILUENT_ROLES = (ProductRole.DILUENT, ProductRole.BASE)
@@ -63,7 +63,7 @@ class Injection:
 
 @dataclass
 class _Sheet:
-    """The technician's own worksheet: a :class:`~station.demo_hood.Worksheet`."""
+    """The technician's own worksheet: a :class:`~station.demo.hood.Worksheet`."""
 
     preparation_id: str
     recipe: Recipe

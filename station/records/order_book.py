@@ -32,8 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from station.core.order_messages import IntakeError, OrderAction, OrderMessage
 from station.core.orders import DoseOrder, Worklist, order_to_mapping
-from station.orders_intake import IntakeError, OrderAction, OrderMessage
 
 Clock = Callable[[], dt.datetime]
 InPreparation = Callable[[str], bool]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from station import users_commands
+from station.cli import users as users_commands
 from station.records.database import make_engine
 from station.records.users import AuthenticationFailed, UserDirectory
 from tests.records.conftest import backend  # noqa: F401 - the two-backend fixture
@@ -174,7 +174,7 @@ def test_an_unreachable_database_is_one_line(station):
 # The real command line, in a process of its own.
 _MAIN = """
 import sys
-from station import cli
+from station.cli import main as cli
 sys.exit(cli.main(sys.argv[1:]))
 """
 

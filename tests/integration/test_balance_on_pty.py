@@ -31,7 +31,7 @@ from scale_drivers.connection import LinkState, ManagedBalance
 from scale_drivers.protocols import open_balance
 from scale_drivers.sim.server import SimulatorServer
 from scale_drivers.transport import PortBusy
-from station.scale_commands import SIMULATOR_NAMES
+from station.cli.scale import SIMULATOR_NAMES
 
 # Linux ptys refuse some line settings (odd parity; 7-E-1 on a reopen) with EINVAL, and a pty
 # ignores them anyway, so SBI's 8-O-1 and A&D's 7-E-1 run as 8-N-1 here. Real adapters take

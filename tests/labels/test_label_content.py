@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from station.catalog_files import load_formulary, load_worklist
+from station.config.catalog_files import load_formulary, load_worklist
 from station.core.bud import BudError, BudTable, CompoundingCategory, Sterilization
 from station.core.formulary import Storage
 from station.core.identifiers import Ndc

@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from station.catalog_files import load_formulary, load_worklist
+from station.cli.labels import add_commands
+from station.config.catalog_files import load_formulary, load_worklist
 from station.core.bud import BudTable, CompoundingCategory
 from station.core.errors import StationError
 from station.core.formulary import Storage
 from station.core.identifiers import Ndc
 from station.core.label import LabelContent, label_for, vial_label_for
-from station.labels import LabelSize
-from station.labels.pdf import render_pdf
-from station.labels_commands import add_commands
+from station.reports.labels import LabelSize
+from station.reports.labels.pdf import render_pdf
 
 EST = dt.timezone(dt.timedelta(hours=-5), "EST")
 STARTED = dt.datetime(2026, 11, 26, 9, 0, tzinfo=EST)

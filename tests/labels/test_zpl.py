@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from station.catalog_files import load_formulary, load_worklist
+from station.config.catalog_files import load_formulary, load_worklist
 from station.core.bud import BudTable, CompoundingCategory
 from station.core.formulary import Storage
 from station.core.identifiers import Ndc
@@ -22,9 +22,9 @@ from station.core.label import (
     label_for,
     vial_label_for,
 )
-from station.labels import LabelSize, layout, printing
-from station.labels.printing import PrintError, parse_destination, send
-from station.labels.zpl import escape, render_zpl
+from station.reports.labels import LabelSize, layout, printing
+from station.reports.labels.printing import PrintError, parse_destination, send
+from station.reports.labels.zpl import escape, render_zpl
 
 EST = dt.timezone(dt.timedelta(hours=-5), "EST")
 STARTED = dt.datetime(2026, 11, 26, 9, 0, tzinfo=EST)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from station.catalog_files import load_formulary
+from station.config.catalog_files import load_formulary
 from station.core.identifiers import Ndc
+from station.core.order_messages import MalformedMessage, OrderAction, OrderRejected
 from station.core.orders import Priority
-from station.orders_intake import MalformedMessage, OrderAction, OrderRejected
-from station.orders_intake.fhir import folder_resolver, parse_json, parse_request
+from station.intake.fhir import folder_resolver, parse_json, parse_request
 
 FHIR = Path(__file__).resolve().parents[2] / "fixtures" / "orders" / "fhir"
 EST = dt.timezone(dt.timedelta(hours=-5))

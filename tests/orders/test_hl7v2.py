@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from station.catalog_files import load_formulary
+from station.config.catalog_files import load_formulary
 from station.core.identifiers import Ndc
+from station.core.order_messages import MalformedMessage, OrderAction, OrderRejected
 from station.core.orders import Priority
 from station.core.quantities import Quantity
-from station.orders_intake import MalformedMessage, OrderAction, OrderRejected
-from station.orders_intake.hl7v2 import AckCode, build_ack, escape, parse_order, parse_time
+from station.intake.hl7v2 import AckCode, build_ack, escape, parse_order, parse_time
 
 HL7 = Path(__file__).resolve().parents[2] / "fixtures" / "orders" / "hl7"
 EST = dt.timezone(dt.timedelta(hours=-5))

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from station.catalog_files import load_formulary
-from station.orders_commands import OrderIntake
-from station.orders_intake.mllp import (
+from station.cli.orders import OrderIntake
+from station.config.catalog_files import load_formulary
+from station.intake.mllp import (
     FramingError,
     MllpDecoder,
     MllpServer,

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from station.catalog_files import load_formulary
+from station.cli.orders import OrderIntake, add_commands
+from station.config.catalog_files import load_formulary
 from station.core.errors import UnknownOrder
-from station.orders_commands import OrderIntake, add_commands
-from station.orders_intake.fhir import folder_resolver
-from station.orders_intake.hl7v2 import parse_order
+from station.intake.fhir import folder_resolver
+from station.intake.hl7v2 import parse_order
 from station.records.database import make_engine
 from station.records.order_book import EventKind, OrderBook, OutcomeKind
 from tests.records.conftest import backend  # noqa: F401 - the two-backend fixture

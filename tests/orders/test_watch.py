@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from station.orders_intake.watch import FolderWatch
+from station.intake.watch import FolderWatch
 
 STATION = Path(sys.executable).with_name("station")
 FHIR = Path(__file__).resolve().parents[2] / "fixtures" / "orders" / "fhir"

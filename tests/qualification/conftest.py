@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from scale_drivers.sim.scenario import load_scenario
+from station.cli.qualify import SCENARIO, simulated_rig
 from station.qualification.run import Rig
-from station.qualify_commands import SCENARIO, simulated_rig
 from tests.records.conftest import backend  # noqa: F401 - the fixture, on both backends
 
 

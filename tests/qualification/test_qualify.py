@@ -20,15 +20,15 @@ from sqlalchemy import text
 
 import station.qualification.technician as technician_module
 from scale_drivers.api import Reading
-from station.catalog_files import formulary_path, load_worklist
+from station.cli.qualify import SCENARIO, format_result
+from station.config.catalog_files import formulary_path, load_worklist
 from station.core.errors import StationError
 from station.qualification.plan import ErrorKind, PlannedPreparation
-from station.qualification.report_pdf import write_qualification_report
 from station.qualification.run import REJECT_REASON, STATION_ID, qualify
 from station.qualification.station_side import HeadlessStation
-from station.qualify_commands import SCENARIO, format_result
 from station.records.formulary_versions import FormularyVersions
 from station.records.record import open_record
+from station.reports.qualification_pdf import write_qualification_report
 
 ROOT = Path(__file__).resolve().parents[2]
 #: What the station must show for each kind (the start of its stop, in its own words).
@@ -161,7 +161,7 @@ def test_the_run_records_into_either_backend_and_keeps_its_formulary(rig, backen
 def test_station_qualify_prints_one_json_object_and_writes_the_report(tmp_path):
     pdf = tmp_path / "q.pdf"
     done = subprocess.run(
-        [sys.executable, "-m", "station.cli", "qualify", "--count", "2", "--error-rate", "0.5",
+        [sys.executable, "-m", "station.cli.main", "qualify", "--count", "2", "--error-rate", "0.5",
          "--seed", "3", "--json", "--pdf", str(pdf)],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
@@ -177,7 +177,7 @@ def test_station_qualify_weighs_on_a_balance_that_does_not_report_its_readabilit
     # Sartorius SBI reports no readability: the run configures the scenario's 0.01 g.
     pdf = tmp_path / "q.pdf"
     done = subprocess.run(
-        [sys.executable, "-m", "station.cli", "qualify", "--protocol", "sbi", "--count", "1",
+        [sys.executable, "-m", "station.cli.main", "qualify", "--protocol", "sbi", "--count", "1",
          "--error-rate", "0", "--seed", "3", "--json", "--pdf", str(pdf)],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
@@ -188,7 +188,7 @@ def test_station_qualify_weighs_on_a_balance_that_does_not_report_its_readabilit
 
 @pytest.mark.parametrize("arguments", [["--count", "0"], ["--error-rate", "2"]])
 def test_station_qualify_refuses_a_run_that_cannot_be_made(arguments):
-    done = subprocess.run([sys.executable, "-m", "station.cli", "qualify", *arguments],
+    done = subprocess.run([sys.executable, "-m", "station.cli.main", "qualify", *arguments],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "must be" in done.stderr
 

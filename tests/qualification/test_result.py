@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from station.cli.qualify import format_result
 from station.qualification.plan import ErrorKind
 from station.qualification.run import KindScore, QualificationResult
-from station.qualify_commands import format_result
 
 
 def result(*, caught: int, false_holds: int, clean: int = 200) -> QualificationResult:

@@ -179,7 +179,7 @@ def run_cli(*argv):
     import argparse  # noqa: PLC0415
     import io  # noqa: PLC0415
 
-    from station.recalls_commands import add_commands  # noqa: PLC0415
+    from station.cli.recalls import add_commands  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="station")
     add_commands(parser.add_subparsers(dest="command"))

@@ -14,11 +14,11 @@ import pypdfium2.raw as pdfium_c
 import pytest
 from PIL import Image
 
-from station.cli import main
-from station.records.compounding_pdf import BUD_NOT_RECORDED, write_compounding_record
+from station.cli.main import main
 from station.records.photostore import PhotoMissing
 from station.records.record import Record
-from station.review import UnknownPreparation, review_preparation
+from station.reports.compounding_pdf import BUD_NOT_RECORDED, write_compounding_record
+from station.services.review import UnknownPreparation, review_preparation
 from tests.records.test_preparations import service, version  # noqa: F401
 from tests.records.test_review import OVERRIDE_REASON, PREPARATION, RECALL, make_preparation
 from tests.records.test_seed import seeded  # noqa: F401

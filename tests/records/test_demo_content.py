@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from station.catalog_files import load_worklist
-from station.demo_content import DEMO_ACCOUNTS, DEMO_SOURCE, FIRST_DUE, ensure_demo_content
+from station.config.catalog_files import load_worklist
+from station.demo.content import DEMO_ACCOUNTS, DEMO_SOURCE, FIRST_DUE, ensure_demo_content
 from station.records.formulary_versions import FormularyVersions
 from station.records.order_book import OrderAction, OrderBook, OrderMessage
 from station.records.record import open_record

@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 
 from scale_drivers.api import BalanceInfo, Reading
-from station.camera import Frame
-from station.camera_scene import Label, Scene, render
 from station.core.acceptance import AcceptanceTracker, Status
 from station.core.errors import WorkflowError
 from station.core.formulary import Product
 from station.core.identifiers import Gtin
 from station.core.workflow import Phase, StopReason
-from station.hood import BALANCE_CHECK, HoodSession, HoodView, NextAction, balance_stream
+from station.demo.camera_scene import Label, Scene, render
+from station.devices.camera import Frame
 from station.records.recalls import RecallList
-from station.scan_events import ScanEvents
+from station.services.hood import BALANCE_CHECK, HoodSession, HoodView, NextAction, balance_stream
+from station.services.scan_events import ScanEvents
 from tests.records.test_preparations import service, version  # noqa: F401
 from tests.station.builders import FINE, TickingClock, order
 

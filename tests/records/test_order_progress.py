@@ -8,8 +8,8 @@ import pytest
 
 from station.core.errors import StationError
 from station.core.workflow import Cancelled, Phase, Rejected, Started
-from station.order_progress import OrderProgress
-from station.preparations import RecordError
+from station.services.order_progress import OrderProgress
+from station.services.preparations import RecordError
 from tests.records.test_preparations import RecordingTechnician, service, version  # noqa: F401
 from tests.station.builders import NOW, order
 

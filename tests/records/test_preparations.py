@@ -13,11 +13,11 @@ import pytest
 from station.core.errors import WorkflowError
 from station.core.quantities import Tolerance
 from station.core.workflow import Phase, PhotoTaken, ProductScanned, Started, Verified
-from station.preparations import PreparationService, SignatureRequired
 from station.records.audit import verify_record
 from station.records.photostore import DatabasePhotoStore, FolderPhotoStore
 from station.records.record import Record
 from station.records.store import EventStore
+from station.services.preparations import PreparationService, SignatureRequired
 from tests.station.builders import NOW, Technician, order, scan_of
 
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "formulary.toml"

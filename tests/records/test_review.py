@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 import pytest
 
-from station.camera_scene import Label, Scene, render
 from station.core.recipe import StepKind
 from station.core.workflow import (
     Cancelled,
@@ -25,11 +24,12 @@ from station.core.workflow import (
     Started,
     Verified,
 )
-from station.preparations import PreparationService
+from station.demo.camera_scene import Label, Scene, render
 from station.records.search import summaries
 from station.records.store import NewEvent
 from station.records.users import Signature
-from station.review import ALERT, NOTE, UnknownPreparation, review_preparation
+from station.services.preparations import PreparationService
+from station.services.review import ALERT, NOTE, UnknownPreparation, review_preparation
 from tests.records.test_preparations import (  # noqa: F401
     SIGNED_BY_BEN,
     RecordingTechnician,

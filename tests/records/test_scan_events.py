@@ -15,7 +15,7 @@ from station.core.recipe import build_recipe
 from station.core.workflow import Phase, Preparation, Started, StopReason, apply
 from station.records.opened_vials import OpenedVials
 from station.records.recalls import RecallList
-from station.scan_events import ScanEvents
+from station.services.scan_events import ScanEvents
 from tests.station.builders import FORMULARY, NOW, TOLERANCE, Technician, order
 
 GS = "\x1d"

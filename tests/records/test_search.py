@@ -312,7 +312,7 @@ def test_station_audit_search_runs_as_a_process_once_wired(seeded):
     wired = subprocess.run([str(STATION), "audit", "search", "--help"], capture_output=True,
                            text=True, check=False, timeout=60)
     if wired.returncode != 0:
-        pytest.skip("`station audit search` is not wired into station.cli yet")
+        pytest.skip("`station audit search` is not wired into station.cli.main yet")
     lot = seeded.found[0].lots[0]
     result = subprocess.run([str(STATION), "audit", "search", "--db", seeded.url, "--lot", lot,
                              "--json"], capture_output=True, text=True, check=False, timeout=60)

@@ -17,15 +17,15 @@ import cv2
 import numpy as np
 import pytest
 
+from station.cli.records_search import add_commands, simulated_balance
 from station.core.quantities import Tolerance
 from station.core.workflow import ProductScanned
-from station.preparations import PreparationService
+from station.demo.seed import SeedError, SeedReport, seed
 from station.records.audit import photo_hashes, verify_record
 from station.records.formulary_versions import FormularyVersions
 from station.records.record import Record, open_record
 from station.records.search import PreparationSummary, summaries
-from station.records.seed import SeedError, SeedReport, seed
-from station.records_search_commands import add_commands, simulated_balance
+from station.services.preparations import PreparationService
 from tests.records.conftest import _fresh_postgres
 
 COUNT = 6
@@ -291,7 +291,7 @@ def test_station_records_seed_runs_as_a_process_once_wired(tmp_path):
     wired = subprocess.run([str(STATION), "records", "seed", "--help"], capture_output=True,
                            text=True, check=False, timeout=60)
     if wired.returncode != 0:
-        pytest.skip("`station records seed` is not wired into station.cli yet")
+        pytest.skip("`station records seed` is not wired into station.cli.main yet")
     url = f"sqlite:///{tmp_path / 'process.db'}"
     result = subprocess.run([str(STATION), "records", "seed", "--db", url, "--count", "1"],
                             capture_output=True, text=True, check=False, timeout=120)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import threading
 
-from station.decode_worker import LatestFrameDecoder
+from station.devices.decode_worker import LatestFrameDecoder
 
 
 def test_frames_arriving_while_busy_are_skipped_and_the_newest_is_decoded():

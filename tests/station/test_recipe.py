@@ -113,7 +113,7 @@ def test_orders_that_cannot_be_made_are_refused_with_the_reason(formulary, ingre
 
 
 def test_the_standard_single_vial_dose_is_recognised():
-    from station.catalog_files import load_formulary, load_worklist  # noqa: PLC0415
+    from station.config.catalog_files import load_formulary, load_worklist  # noqa: PLC0415
 
     formulary, worklist = load_formulary(), load_worklist()
     standard = {o.order_id for o in worklist

@@ -5,7 +5,7 @@ import tty
 
 import pytest
 
-from station.scanner_input import GS, SerialScanner, WedgeBurstDetector, restore_separators
+from station.devices.scanner_input import GS, SerialScanner, WedgeBurstDetector, restore_separators
 
 
 def type_keys(detector: WedgeBurstDetector, text: str, start: float, interval: float):

@@ -1,7 +1,8 @@
 """Child process for the whole-app crash test: the real station prepares doses until killed.
 
 Run as ``python -m tests.ui.crash_app_child FOLDER SEED MODE``. It builds the station with
-:func:`ui.app.build_station` on the record ``FOLDER/station.db`` (photos in ``FOLDER/photos``),
+:func:`ui.shell.app.build_station` on the record ``FOLDER/station.db`` (photos in
+``FOLDER/photos``),
 the simulated balance on a pseudo-terminal and the simulated camera, signs in as the demo
 technician with keys, and prepares doses with the demo hood acting out each step. ``MODE``
 ``run`` goes on preparing until it is killed; ``finish`` carries the preparation it reopened
@@ -37,12 +38,12 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from station.core.recipe import StepKind, build_recipe
 from station.core.workflow import Phase, PhotoTaken, Preparation
-from station.order_progress import OrderProgress
-from station.preparations import PreparationService
 from station.records.order_book import OrderBook
+from station.services.order_progress import OrderProgress
+from station.services.preparations import PreparationService
 from tests.ui.relay import Relay
 from tests.ui.station_driver import Technician, demo_config, local_clock
-from ui.app import SITE_TOLERANCE, Station, build_station
+from ui.shell.app import SITE_TOLERANCE, Station, build_station
 
 USER = "tech.demo"
 #: How long the child waits for the window to reopen a preparation or start an order (ms).

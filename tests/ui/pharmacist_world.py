@@ -1,6 +1,6 @@
 """A record with work waiting for a pharmacist, and the pharmacist's page running over it.
 
-The record is seeded through the real workflow (``station.records.seed``: realistic scans,
+The record is seeded through the real workflow (``station.demo.seed``: realistic scans,
 weights, photographs, hard stops and overrides), then given two more preparations: one held
 for an in-process check (potassium chloride), and one a pharmacist made themselves.
 """
@@ -17,22 +17,22 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from station.catalog_files import load_worklist
+from station.cli.records_search import simulated_balance
+from station.config.catalog_files import load_worklist
 from station.core.quantities import Tolerance
 from station.core.workflow import Phase, Started
-from station.preparations import PreparationService
+from station.demo.seed import seed
 from station.records.database import make_engine
 from station.records.formulary_versions import FormularyVersions
 from station.records.record import Record, photo_store_for
-from station.records.seed import seed
 from station.records.store import EventStore
 from station.records.users import Role, Session, SessionManager, UserDirectory
-from station.records_search_commands import simulated_balance
+from station.services.preparations import PreparationService
 from tests.records.conftest import Backend
 from tests.records.test_review import PhotographingTechnician
-from ui.devices import DeviceThreads
-from ui.pharmacist_page import PharmacistPage
-from ui.pharmacist_worker import PharmacistWorker
+from ui.pharmacist.page import PharmacistPage
+from ui.workers.devices import DeviceThreads
+from ui.workers.pharmacist_worker import PharmacistWorker
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 STATION = Path(sys.executable).with_name("station")

@@ -4,7 +4,7 @@
 scanner filter lets the keys through), scans by sending a burst of key events followed by
 Enter (as a keyboard-wedge scanner does), and presses Enter for the steps that need it. The
 physical world — what is on the balance's pan, what the camera sees — is acted out by the
-station's own :class:`~station.demo_hood.DemoHood`, never by the window's mouse.
+station's own :class:`~station.demo.hood.DemoHood`, never by the window's mouse.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from station.config import config_from_mapping
+from station.config.station_config import config_from_mapping
 from station.core.recipe import build_recipe
 from station.core.workflow import Phase
-from station.demo_content import DEMO_ACCOUNTS
-from station.demo_hood import Mistake, progress_marker
-from station.hood import NextAction
-from ui.app import SITE_TOLERANCE, Station
+from station.demo.content import DEMO_ACCOUNTS
+from station.demo.hood import Mistake, progress_marker
+from station.services.hood import NextAction
+from ui.shell.app import SITE_TOLERANCE, Station
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 #: Seconds a technician's keystrokes are apart (the scanner filter's limit is 35 ms).

@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from station.core.workflow import Phase, PhotoTaken
-from station.order_progress import OrderProgress
-from station.preparations import PreparationService
 from station.records.audit import verify_record
 from station.records.photostore import FolderPhotoStore
 from station.records.record import Record, open_record
+from station.services.order_progress import OrderProgress
+from station.services.preparations import PreparationService
 from tests.ui.crash_app_child import USER
 from tests.ui.station_driver import demo_config, local_clock
-from ui.app import SITE_TOLERANCE
+from ui.shell.app import SITE_TOLERANCE
 
 ROOT = Path(__file__).resolve().parents[2]
 STATION_ID = demo_config(ROOT).station.id

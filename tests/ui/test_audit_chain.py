@@ -27,7 +27,7 @@ from tests.ui.test_audit_search import (
     screenshot,
     seed_sqlite,
 )
-from ui.audit_page import ChainBanner, ChainStatus
+from ui.audit.page import ChainBanner, ChainStatus
 
 RED = "#b71c1c"
 

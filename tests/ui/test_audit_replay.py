@@ -11,10 +11,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
+from station.cli.records_search import simulated_balance
+from station.demo.seed import seed
 from station.records.record import open_record
-from station.records.seed import seed
 from station.records.store import StoredEvent
-from station.records_search_commands import simulated_balance
 from tests.records.conftest import _fresh_postgres
 from tests.ui.test_audit_search import (
     END,
@@ -27,8 +27,8 @@ from tests.ui.test_audit_search import (
     screenshot,
     seed_sqlite,
 )
-from ui.audit_page import AuditPage, ChainStatus
-from ui.replay_view import SPEEDS, broken_event, moment_at
+from ui.audit.page import AuditPage, ChainStatus
+from ui.audit.replay_view import SPEEDS, broken_event, moment_at
 
 SIGNED_KINDS = ("overridden", "in_process_checked", "verified", "rejected")
 

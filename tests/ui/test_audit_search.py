@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from station.cli.records_search import simulated_balance
+from station.demo.seed import PHARMACISTS, TECHNICIANS, SeedReport, seed
 from station.records.formulary_versions import FormularyVersions
 from station.records.record import Record, open_record
 from station.records.search import (
@@ -22,13 +24,11 @@ from station.records.search import (
     search,
     summaries,
 )
-from station.records.seed import PHARMACISTS, TECHNICIANS, SeedReport, seed
 from station.records.users import Role, Session, User
-from station.records_search_commands import simulated_balance
-from ui.audit_page import AuditPage, ChainStatus
-from ui.audit_search import COLUMNS, ResultsTableModel, parse_query
-from ui.audit_worker import AuditWorker, SearchQuery
-from ui.devices import DeviceThreads
+from ui.audit.page import AuditPage, ChainStatus
+from ui.audit.search import COLUMNS, ResultsTableModel, parse_query
+from ui.workers.audit_worker import AuditWorker, SearchQuery
+from ui.workers.devices import DeviceThreads
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 #: The seeded shift ends here; eight half-hour slots start on one UTC day and end on the next.

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QColor
 
-from station.camera import Frame
-from station.camera_scene import Label, Scene, render
 from station.core.acceptance import Status
-from station.decoding import DecodePipeline, Symbol
+from station.demo.camera_scene import Label, Scene, render
+from station.devices.camera import Frame
+from station.devices.decoding import DecodePipeline, Symbol
 from ui.widgets.camera_preview import (
     STALE_AFTER_FRAMES,
     CameraPreviewWidget,

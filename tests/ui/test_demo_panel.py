@@ -18,21 +18,21 @@ from PySide6.QtCore import Qt
 from scale_drivers.api import BalanceInfo, Reading
 from scale_drivers.sim.scenario import SCENARIO_DIR, load_scenario
 from scale_drivers.sim.server import SimulatorServer
-from station.camera import SimulatedCamera
-from station.camera_scene import Scene
-from station.catalog_files import formulary_path, load_worklist
+from station.config.catalog_files import formulary_path, load_worklist
 from station.core.acceptance import AcceptanceTracker, Status, SymbolRead
 from station.core.gravimetry import BalanceSpec
 from station.core.quantities import Tolerance
-from station.decoding import DecodePipeline
-from station.demo_hood import HEAVY_BLUR, DemoHood, SimulatorPlug
-from station.hood import HoodSession, HoodView, NextAction
-from station.preparations import PreparationService
+from station.demo.camera import SimulatedCamera
+from station.demo.camera_scene import Scene
+from station.demo.hood import HEAVY_BLUR, DemoHood, SimulatorPlug
+from station.devices.decoding import DecodePipeline
 from station.records.recalls import RecallList
 from station.records.record import open_record
-from station.scan_events import ScanEvents
+from station.services.hood import HoodSession, HoodView, NextAction
+from station.services.preparations import PreparationService
+from station.services.scan_events import ScanEvents
 from tests.station.builders import TickingClock
-from ui.demo_panel import REPLUG, UNPLUG, DemoPanel
+from ui.technician.demo_panel import REPLUG, UNPLUG, DemoPanel
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 SITE = dt.timezone(dt.timedelta(hours=-5))

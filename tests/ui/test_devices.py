@@ -10,10 +10,11 @@ import pytest
 from scale_drivers.api import Parity, SerialSettings
 from scale_drivers.connection import LinkState
 from scale_drivers.sim.server import SimulatorServer
-from station.camera import CameraState, SimulatedCamera
-from station.camera_scene import Label, Scene
+from station.demo.camera import SimulatedCamera
+from station.demo.camera_scene import Label, Scene
+from station.devices.camera import CameraState
 from tests.ui.relay import Relay
-from ui.devices import BalanceWorker, CameraWorker, DeviceThreads
+from ui.workers.devices import BalanceWorker, CameraWorker, DeviceThreads
 
 LIDOCAINE = Label(
     ndc10="0409-4888-02", name="Lidocaine HCl", strength="2% 100 mg/5 mL",

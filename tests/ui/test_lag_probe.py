@@ -12,13 +12,13 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-import ui.lag_probe
+import ui.shell.lag_probe
 from benchmarks.bench_gui import measure
-from ui.lag_probe import EventLoopLagProbe, LagSummary, nearest_rank, summarize
+from ui.shell.lag_probe import EventLoopLagProbe, LagSummary, nearest_rank, summarize
 
 
 def test_the_documented_examples_hold() -> None:
-    result = doctest.testmod(ui.lag_probe)
+    result = doctest.testmod(ui.shell.lag_probe)
     assert result.attempted >= 6
     assert result.failed == 0
 

@@ -18,7 +18,7 @@ from station.records.users import (
     SessionManager,
     UserDirectory,
 )
-from ui.login import ENTER_PASSWORD, LoginPresenter, LoginView
+from ui.shell.login import ENTER_PASSWORD, LoginPresenter, LoginView
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 NOW = dt.datetime(2026, 11, 26, 13, 0, tzinfo=dt.UTC)

@@ -13,21 +13,22 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from station.core.acceptance import AcceptanceTracker
+from station.core.order_messages import OrderAction, OrderMessage
 from station.core.workflow import Phase
-from station.hood import HoodSession
-from station.order_progress import OrderProgress
-from station.orders_intake import OrderAction, OrderMessage
 from station.records.order_book import OrderBook
 from station.records.recalls import RecallList
-from station.scan_events import ScanEvents
+from station.services.hood import HoodSession
+from station.services.order_progress import OrderProgress
+from station.services.order_rows import REMAKE
+from station.services.scan_events import ScanEvents
 from tests.records.conftest import backend  # noqa: F401
 from tests.ui.pharmacist_world import ARTIFACTS, PASSWORDS, build_world, now, run_page
 from tests.ui.relay import Relay
-from ui.hood_worker import HoodWorker
-from ui.pharmacist_page import CHECK_PASSED, REJECT_REASONS, RELEASE
-from ui.review_view import CHECK_PASSED as CHECK_BUTTON
-from ui.review_view import RELEASE as RELEASE_BUTTON
-from ui.worklist import REMAKE, WorklistPresenter
+from ui.pharmacist.page import CHECK_PASSED, REJECT_REASONS, RELEASE
+from ui.pharmacist.review_view import CHECK_PASSED as CHECK_BUTTON
+from ui.pharmacist.review_view import RELEASE as RELEASE_BUTTON
+from ui.technician.worklist import WorklistPresenter
+from ui.workers.hood_worker import HoodWorker
 
 WRONG = "not my password"
 
@@ -307,7 +308,7 @@ def test_a_decision_made_elsewhere_shows_on_the_open_review(world, running, qtbo
 
 
 def _review(world, preparation_id):
-    from station.review import review_preparation  # noqa: PLC0415
+    from station.services.review import review_preparation  # noqa: PLC0415
 
     return review_preparation(world.service, preparation_id)
 

@@ -12,13 +12,13 @@ import pytest
 
 from station.core.workflow import InProcessChecked, Phase, Rejected, Started
 from station.records.users import Meaning
+from station.services.verification_queue import VerificationQueue
 from tests.records.conftest import backend  # noqa: F401
 from tests.records.test_review import PhotographingTechnician
 from tests.ui.pharmacist_world import PASSWORDS, build_world, now, run_page
-from ui.verification_queue import (
+from ui.pharmacist.queue import (
     COLUMNS,
     QueueTableModel,
-    VerificationQueue,
     queue_title,
     waited_text,
 )

@@ -11,12 +11,12 @@ import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QImage
 
-from station.review import review_preparation
+from station.services.review import review_preparation
 from tests.records.conftest import backend  # noqa: F401
 from tests.records.test_preparations import service, version  # noqa: F401
 from tests.records.test_review import OVERRIDE_REASON, RECALL, make_preparation
 from tests.ui.pharmacist_world import ARTIFACTS
-from ui.review_view import (
+from ui.pharmacist.review_view import (
     NO_PHOTO,
     ReviewView,
     facts_html,

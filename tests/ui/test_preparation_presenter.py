@@ -13,19 +13,19 @@ import numpy as np
 import pytest
 
 from scale_drivers.api import BalanceInfo, Reading
-from station.camera import Frame
-from station.camera_scene import Label, Scene, render
-from station.catalog_files import formulary_path
+from station.config.catalog_files import formulary_path
 from station.core.acceptance import AcceptanceTracker
 from station.core.gravimetry import BalanceSpec
 from station.core.quantities import Tolerance
-from station.hood import HoodSession, NextAction
-from station.preparations import PreparationService
+from station.demo.camera_scene import Label, Scene, render
+from station.devices.camera import Frame
 from station.records.recalls import RecallList
 from station.records.record import open_record
-from station.scan_events import ScanEvents
+from station.services.hood import HoodSession, NextAction
+from station.services.preparations import PreparationService
+from station.services.scan_events import ScanEvents
 from tests.station.builders import TickingClock
-from ui.preparation_presenter import PreparationPresenter, StepStatus
+from ui.technician.preparation_presenter import PreparationPresenter, StepStatus
 
 SITE = dt.timezone(dt.timedelta(hours=-5))
 START = dt.datetime(2026, 11, 26, 9, 30, tzinfo=SITE)
@@ -75,7 +75,7 @@ def hood(tmp_path):
                           ScanEvents(RecallList(record.engine, clock)), AcceptanceTracker,
                           station_id="hood-1", clock=clock, balance=BALANCE,
                           balance_spec=BalanceSpec(Decimal("0.001"), Decimal(0)))
-    from station.catalog_files import load_worklist  # noqa: PLC0415
+    from station.config.catalog_files import load_worklist  # noqa: PLC0415
 
     session.start(load_worklist().get(ORDER), version, "tech.ana")
     yield session

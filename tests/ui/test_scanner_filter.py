@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from ui.scanner_filter import ScannerEventFilter
+from ui.shell.scanner_filter import ScannerEventFilter
 
 GS1 = "01003040948880261728022910AB1234"
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
-from station.scanner_input import SerialScanner
-from ui.devices import DeviceThreads
-from ui.scanner_worker import ScannerWorker
+from station.devices.scanner_input import SerialScanner
+from ui.workers.devices import DeviceThreads
+from ui.workers.scanner_worker import ScannerWorker
 
 GS = "\x1d"
 SCAN = "]d201003040942720181728123110L2405A" + GS + "21SN0001"
@@ -195,7 +195,7 @@ def test_an_unexpected_error_is_logged_and_the_worker_keeps_going(
     monkeypatch.setattr(SerialScanner, "read_scan", read_scan)
     worker = devices.add(ScannerWorker(str(scanner.link), reopen_ms=100))
     relay = Relay(worker)
-    with caplog.at_level(logging.ERROR, logger="ui.scanner_worker"):
+    with caplog.at_level(logging.ERROR, logger="ui.workers.scanner_worker"):
         devices.start()
         qtbot.waitUntil(lambda: len(relay.states) >= 3, timeout=3000)
     assert relay.states == [
@@ -203,7 +203,7 @@ def test_an_unexpected_error_is_logged_and_the_worker_keeps_going(
         ("disconnected", "RuntimeError: a bug in the scanner code"),
         ("connected", str(scanner.link)),
     ]
-    logged = [r for r in caplog.records if r.name == "ui.scanner_worker"]
+    logged = [r for r in caplog.records if r.name == "ui.workers.scanner_worker"]
     assert len(logged) == 1
     assert logged[0].exc_info is not None
     assert str(logged[0].exc_info[1]) == "a bug in the scanner code"

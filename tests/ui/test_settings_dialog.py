@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDialog, QLabel, QLineEdit, QPushButton
 
 from scale_drivers.api import Parity
-from station.config import (
+from station.config.station_config import (
     BalanceConfig,
     CameraConfig,
     DataConfig,
@@ -21,7 +21,7 @@ from station.config import (
     load_config,
     write_config,
 )
-from ui.settings_dialog import SettingsDialog
+from ui.shell.settings_dialog import SettingsDialog
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLineEdit
 
-from ui.signature_dialog import (
+from ui.widgets.signature_dialog import (
     CHECKING,
     CONTROL_HEIGHT,
     DIALOG_WIDTH,

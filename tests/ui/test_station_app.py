@@ -14,12 +14,12 @@ from decimal import Decimal
 import pytest
 from PySide6.QtCore import Qt
 
-from station.config import config_from_mapping
+from station.config.station_config import config_from_mapping
 from station.core.workflow import Phase, StopReason
-from station.demo_content import DEMO_ACCOUNTS
-from station.demo_hood import Mistake
-from station.hood import BALANCE_CHECK, NextAction, balance_stream
+from station.demo.content import DEMO_ACCOUNTS
+from station.demo.hood import Mistake
 from station.records.users import Role
+from station.services.hood import BALANCE_CHECK, NextAction, balance_stream
 from tests.ui.station_driver import (
     Technician,
     demo_config,
@@ -27,8 +27,8 @@ from tests.ui.station_driver import (
     screenshot,
     single_vial_order,
 )
-from ui.app import build_station
-from ui.signature_dialog import SignatureDialog
+from ui.shell.app import build_station
+from ui.widgets.signature_dialog import SignatureDialog
 
 
 @pytest.fixture

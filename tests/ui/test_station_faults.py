@@ -35,17 +35,17 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-import ui.app
+import ui.shell.app
 from scale_drivers.sim.scenario import Scenario, load_scenario
 from scale_drivers.sim.server import SimulatorServer
 from station.core.formulary import ProductRole
 from station.core.recipe import MassCheck, Step, StepKind
 from station.core.workflow import Phase, Preparation
-from station.hood import BALANCE_CHECK, HoodView, NextAction, balance_stream
 from station.records.store import StoredEvent
+from station.services.hood import BALANCE_CHECK, HoodView, NextAction, balance_stream
 from tests.ui.station_driver import Technician, demo_config, local_clock, screenshot
 from tests.ui.test_station_app import start_single_vial_order
-from ui.app import Station, build_station
+from ui.shell.app import Station, build_station
 from ui.widgets.weight_gauge import band_text, readout_text, stability_text
 
 #: The quick balance: settling time constant and stability window (s).
@@ -77,7 +77,7 @@ def quick_scenario(path: str | Path) -> Scenario:
 @pytest.fixture
 def station(qtbot: QtBot, tmp_path: Path,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[Station]:
-    monkeypatch.setattr(ui.app, "load_scenario", quick_scenario)
+    monkeypatch.setattr(ui.shell.app, "load_scenario", quick_scenario)
     built = build_station(demo_config(tmp_path), clock=local_clock, seed=3)
     qtbot.addWidget(built.window)
     built.window.resize(1920, 1080)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from ui.status_bar import DeviceStatusBar
+from ui.widgets.status_bar import DeviceStatusBar
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 

@@ -8,17 +8,16 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from station.catalog_files import load_formulary, load_worklist
+from station.config.catalog_files import load_formulary, load_worklist
 from station.core.orders import Priority
-from ui.worklist import (
+from station.services.order_rows import REMAKE, worklist_rows
+from ui.technician.worklist import (
     COLUMNS,
-    HAZARDOUS,
-    REMAKE,
     WorklistPresenter,
     WorklistTableModel,
     WorklistView,
-    worklist_rows,
 )
+from ui.widgets.look import HAZARDOUS
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 

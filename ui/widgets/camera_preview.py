@@ -15,9 +15,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from station.camera import Frame
 from station.core.acceptance import Status
-from station.decoding import Symbol
+from station.devices.camera import Frame
+from station.devices.decoding import Symbol
 
 #: Symbols older than this many frames behind the latest frame are no longer drawn.
 STALE_AFTER_FRAMES = 10

@@ -22,7 +22,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
-from ui.look import font
+from ui.widgets.look import font
 
 ZOOM_STEP = 1.25
 MAX_ZOOM = 8.0

@@ -1,6 +1,6 @@
 """The readability the station weighs with: the balance's own, else the configured one.
 
-The same rule serves the station window (ui.devices.BalanceWorker, tested in tests/ui) and
+The same rule serves the station window (ui.workers.devices.BalanceWorker, tested in tests/ui) and
 the qualification's headless station, tested here with a balance that only identifies itself.
 """
 
@@ -12,9 +12,9 @@ from decimal import Decimal
 import pytest
 
 from scale_drivers.api import BalanceInfo
-from station import config
-from station.hood import READABILITY_KEY, BalanceRefused, readability_to_use
+from station.config import station_config as config
 from station.qualification.station_side import HeadlessStation
+from station.services.hood import READABILITY_KEY, BalanceRefused, readability_to_use
 
 SARTORIUS = BalanceInfo("Sartorius", "BCE224I", "0034567", "1.0")  # SBI reports no readability
 METTLER = BalanceInfo("Mettler Toledo", "XPR204", "B123456789", "1.2.3", Decimal("220"),

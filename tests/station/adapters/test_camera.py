@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 import zxingcpp
 
-from station import camera as camera_module
-from station.camera import (
+from station.demo.camera import SimulatedCamera
+from station.demo.camera_scene import Label, Scene
+from station.devices import camera as camera_module
+from station.devices.camera import (
     DEFAULT_FPS,
     CameraSource,
     CameraState,
     FolderCamera,
     Frame,
     OpenCvCamera,
-    SimulatedCamera,
 )
-from station.camera_scene import Label, Scene
 
 VIAL = Label(ndc10="0409-4888-02", name="Lidocaine HCl", strength="2% 100 mg/5 mL",
              manufacturer="Hospira, Inc.", lot="AB1234", expiry=dt.date(2028, 2, 29),

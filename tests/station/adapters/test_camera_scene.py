@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import zxingcpp
 
-from station.camera_scene import Label, Scene, render
 from station.core.identifiers import Gtin
 from station.core.scan import ScanIdentity, parse_scan
+from station.demo.camera_scene import Label, Scene, render
 
 SIZE = (1280, 720)
 LIDOCAINE = Label(

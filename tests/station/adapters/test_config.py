@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from scale_drivers.api import Handshake, Parity, SerialSettings
 from scale_drivers.protocols import PROTOCOLS
-from station import catalog_files
-from station import config as config_module
-from station.config import (
+from station.config import catalog_files
+from station.config import station_config as config_module
+from station.config.station_config import (
     BalanceConfig,
     CameraConfig,
     ConfigError,

@@ -22,7 +22,7 @@ import pytest
 import zxingcpp
 
 from station.core.scan import parse_scan
-from station.decoding import (
+from station.devices.decoding import (
     DecodePipeline,
     ImageError,
     Symbol,

@@ -17,27 +17,27 @@ from scale_drivers.api import BalanceDisconnected
 from scale_drivers.protocols import open_balance
 from scale_drivers.sim.scenario import SCENARIO_DIR, load_scenario
 from scale_drivers.sim.server import SimulatorServer
-from station.camera import SimulatedCamera
-from station.camera_scene import Scene
-from station.catalog_files import formulary_path, load_formulary, load_worklist
+from station.config.catalog_files import formulary_path, load_formulary, load_worklist
 from station.core.acceptance import AcceptanceTracker, Status, SymbolRead
 from station.core.gravimetry import BalanceSpec
 from station.core.quantities import Tolerance
 from station.core.scan import parse_scan
 from station.core.workflow import Phase, StopReason
-from station.decoding import DecodePipeline
-from station.demo_hood import (
+from station.demo.camera import SimulatedCamera
+from station.demo.camera_scene import Scene
+from station.demo.hood import (
     DOSE_ERROR_BANDS,
     DemoHood,
     Mistake,
     SimulatorPlug,
 )
-from station.hood import HoodSession, HoodView, NextAction
-from station.photos import assess
-from station.preparations import PreparationService
+from station.devices.decoding import DecodePipeline
+from station.devices.photos import assess
 from station.records.recalls import RecallList
 from station.records.record import open_record
-from station.scan_events import ScanEvents
+from station.services.hood import HoodSession, HoodView, NextAction
+from station.services.preparations import PreparationService
+from station.services.scan_events import ScanEvents
 from tests.station.builders import TickingClock
 
 SITE = dt.timezone(dt.timedelta(hours=-5))

@@ -10,9 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from station.camera import Frame, SimulatedCamera
-from station.camera_scene import Label, Scene, render
-from station.photos import (
+from station.demo.camera import SimulatedCamera
+from station.demo.camera_scene import Label, Scene, render
+from station.devices.camera import Frame
+from station.devices.photos import (
     MAX_BRIGHTNESS,
     MAX_CLIPPED,
     MIN_BRIGHTNESS,

@@ -1,0 +1,1 @@
+"""The one place that builds the station's service graph from its configuration."""

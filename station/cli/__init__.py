@@ -1,0 +1,1 @@
+"""The ``station`` command line: one module per command group, imported only when it runs."""

@@ -1,0 +1,1 @@
+"""What the station prints: the compounding record, the qualification report, labels."""

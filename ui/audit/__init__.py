@@ -1,0 +1,1 @@
+"""The auditor's screens: search the record, replay a preparation, check the chain."""

@@ -1,0 +1,1 @@
+"""The application's frame: assembly, main window, sign-in, status bar, settings."""

@@ -1,0 +1,1 @@
+"""Worker threads: devices, the hood session, the pharmacist's and auditor's record readers."""
