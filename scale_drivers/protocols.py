@@ -15,32 +15,36 @@ from typing import Any
 from scale_drivers import a_and_d, mt_sics, ohaus, sbi
 from scale_drivers.api import SerialSettings
 from scale_drivers.driver import Clock, LineDriver
-from scale_drivers.transport import SerialTransport
+from scale_drivers.transport import Port, SerialTransport
 
 
 @dataclass(frozen=True)
 class ProtocolSpec:
-    """One protocol: its display name, factory serial settings and how to build a driver."""
+    """One protocol: its display name, factory serial settings and how to build a driver.
+
+    ``build`` takes any :class:`~scale_drivers.transport.Port`: a :class:`SerialTransport`
+    in the station, a :class:`scale_drivers.testing.ScriptedPort` in a transcript test.
+    """
 
     name: str
     title: str
     settings: SerialSettings
-    build: Callable[[SerialTransport, Clock | None], LineDriver[Any]]
+    build: Callable[[Port, Clock | None], LineDriver[Any]]
 
 
-def _mt_sics(transport: SerialTransport, clock: Clock | None) -> LineDriver[Any]:
+def _mt_sics(transport: Port, clock: Clock | None) -> LineDriver[Any]:
     return mt_sics.MtSicsBalance(transport, mt_sics.MtSicsCodec(), clock=clock)
 
 
-def _sbi(transport: SerialTransport, clock: Clock | None) -> LineDriver[Any]:
+def _sbi(transport: Port, clock: Clock | None) -> LineDriver[Any]:
     return sbi.SbiBalance(transport, sbi.SbiCodec(), clock=clock)
 
 
-def _ohaus(transport: SerialTransport, clock: Clock | None) -> LineDriver[Any]:
+def _ohaus(transport: Port, clock: Clock | None) -> LineDriver[Any]:
     return ohaus.OhausBalance(transport, ohaus.OhausCodec(), clock=clock)
 
 
-def _a_and_d(transport: SerialTransport, clock: Clock | None) -> LineDriver[Any]:
+def _a_and_d(transport: Port, clock: Clock | None) -> LineDriver[Any]:
     return a_and_d.AandDBalance(transport, a_and_d.AandDCodec(), clock=clock)
 
 

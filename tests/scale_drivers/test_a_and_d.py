@@ -1,35 +1,25 @@
-"""A&D standard-format codec and driver against byte transcripts."""
+"""A&D specifics against byte transcripts: its line formats, out-of-range and error codes,
+the balance's own stable weight, acknowledged commands, and streaming.
+
+What every driver does (identify, read, stability, tare, zero, timeouts, garbage) is
+checked for A&D in test_driver_contract.py.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from scale_drivers.a_and_d import DEFAULT_SETTINGS, AandDBalance, AandDCodec
+from scale_drivers.a_and_d import AandDBalance, AandDCodec
 from scale_drivers.api import (
-    Balance,
     BalanceOverload,
-    BalanceTimeout,
     BalanceUnderload,
     CommandNotExecutable,
     NotStable,
-    Parity,
     ProtocolError,
 )
-
-from .transcript import ScriptedPort, decode_in_chunks
-
-
-class FixedClock:
-    def utc(self) -> dt.datetime:
-        return dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC)
-
-    def monotonic(self) -> float:
-        return 1000.0
+from scale_drivers.testing import FixedClock, ScriptedPort
 
 
 def balance(*pairs, **options) -> tuple[AandDBalance, ScriptedPort]:
@@ -140,33 +130,7 @@ def test_a_transmission_error_is_retried():
     port.assert_done()
 
 
-def test_default_settings_are_2400_7_even_1_without_handshake():
-    assert (DEFAULT_SETTINGS.baudrate, DEFAULT_SETTINGS.bytesize, DEFAULT_SETTINGS.parity,
-            DEFAULT_SETTINGS.stopbits) == (2400, 7, Parity.EVEN, 1)
-    assert DEFAULT_SETTINGS.handshake.value == "none"
-
-
-def test_the_driver_is_a_balance():
-    driver, port = balance()
-    assert isinstance(driver, Balance)
-    driver.close()
-    assert port.closed
-    port.assert_done()
-
-
 # ------------------------------------------------------------------ identity
-
-
-def test_identify_reads_model_and_serial_number():
-    driver, port = balance(
-        (b"?TN\r\n", b"TN,  GX-224A\r\n"),
-        (b"?SN\r\n", b"SN,T1234567\r\n"),
-    )
-    info = driver.identify()
-    assert (info.maker, info.model, info.serial_number, info.firmware) == (
-        "A&D", "GX-224A", "T1234567", "")
-    assert driver.identity_lines == {"?TN": "TN,  GX-224A", "?SN": "SN,T1234567"}
-    port.assert_done()
 
 
 def test_a_late_weight_is_not_taken_as_the_model():
@@ -188,25 +152,6 @@ def test_an_older_balance_without_serial_number_command_says_so():
 # ------------------------------------------------------------------ weighing
 
 
-def test_read_stable_waits_for_the_window_not_just_the_header():
-    driver, port = balance(
-        queried(b"US,+00012.31  g"),
-        queried(b"ST,+00012.34  g"),
-        queried(b"ST,+00012.36  g"),  # stable, but 0.02 g away: the window restarts
-        queried(b"ST,+00012.35  g"),
-        queried(b"ST,+00012.35  g"),
-    )
-    assert driver.read_stable(timeout=5).value == Decimal("12.35")
-    port.assert_done()
-
-
-def test_overload_during_the_wait_ends_it_at_once():
-    driver, port = balance(queried(b"US,+00219.80  g"), queried(b"OL,+9999999E+19"))
-    with pytest.raises(BalanceOverload):
-        driver.read_stable(timeout=5)
-    port.assert_done()
-
-
 def test_s_is_the_balance_stable_weight():
     driver, port = balance((b"S\r\n", b"ST,+00100.00  g\r\n"))
     reading = driver.read_balance_stable(timeout=5)
@@ -218,19 +163,6 @@ def test_s_never_answered_is_cancelled_and_not_stable():
     driver, port = balance((b"S\r\n", None), (b"C\r\n", None))
     with pytest.raises(NotStable, match=r"^not stable within 5 s \(S cancelled\)$"):
         driver.read_balance_stable(timeout=5)
-    port.assert_done()
-
-
-def test_tare_without_acknowledgement_confirms_zero():
-    driver, port = balance(
-        queried(b"ST,+00012.34  g"),
-        (b"T\r\n", None),  # factory erCd 0: no answer
-        queried(b"EC,E02"),  # not ready while taring: polled again
-        queried(b"ST,+00000.00  g"),
-        stability_count=1,
-    )
-    reading = driver.tare(timeout=5)
-    assert (reading.value, reading.command) == (Decimal("12.34"), "T")
     port.assert_done()
 
 
@@ -270,19 +202,6 @@ def test_rezero_acknowledged_twice_drops_the_second_ak():
     port.assert_done()
 
 
-def test_a_refused_zero_is_reported_with_what_the_balance_shows():
-    driver, port = balance(
-        (b"R\r\n", None),
-        queried(b"ST,+00012.34  g"),
-        stability_count=1,
-    )
-    with pytest.raises(CommandNotExecutable) as raised:
-        driver.zero(timeout=0)
-    assert str(raised.value) == (
-        "zero not carried out: the balance still shows 'ST,+00012.34  g'")
-    port.assert_done()
-
-
 def test_sir_streams_until_closed_then_cancels():
     driver, port = balance(
         (b"SIR\r\n", [b"US,+00001.00  g\r\nUS,+00", b"001.50  g\r\nST,+00002.00  g\r\n"]),
@@ -298,30 +217,6 @@ def test_sir_streams_until_closed_then_cancels():
 # ------------------------------------------------------------------ recovery
 
 
-def test_silence_is_a_timeout_naming_the_command():
-    driver, port = balance((b"Q\r\n", None))
-    with pytest.raises(BalanceTimeout, match=r"^no response to 'Q' from transcript://$"):
-        driver.read_immediate()
-    port.assert_done()
-
-
-def test_garbage_is_never_a_weight_resync_and_retry():
-    driver, port = balance(
-        (b"Q\r\n", b"ST,+001\xff3.45  g\r\n"),
-        queried(b"ST,+00010.00  g"),
-    )
-    assert driver.read_immediate().value == Decimal("10.00")
-    port.assert_done()
-
-
-def test_garbage_until_the_deadline_fails_naming_it():
-    driver, port = balance(queried(b"ST,+0012.3.4  g"), response_timeout=0)
-    with pytest.raises(ProtocolError) as raised:
-        driver.read_immediate()
-    assert str(raised.value) == "protocol error: garbled weight 'ST,+0012.3.4  g'"
-    port.assert_done()
-
-
 def test_a_line_without_a_header_is_garbage():
     driver, port = balance(queried(b"+00012.34  g"), response_timeout=0)
     with pytest.raises(ProtocolError, match=r"^protocol error: garbled reply '\+00012\.34  g'$"):
@@ -333,24 +228,3 @@ def test_a_late_reply_to_another_command_is_dropped():
     driver, port = balance((b"Q\r\n", b"SN,T1234567\r\n" + AK + b"ST,+00000.00  g\r\n"))
     assert driver.read_immediate().value == Decimal("0.00")
     port.assert_done()
-
-
-# ------------------------------------------------------------------ codec properties
-
-LINES = [
-    "ST,+00123.45  g", "US,-00183.69  g", "QT,+00001234 PC", "OL,+9999999E+19", "EC,E11",
-    "\x06", "SN,T1234567", "TN,  GX-224A",
-]
-
-
-@given(
-    lines=st.lists(st.sampled_from(LINES), min_size=1, max_size=12),
-    ending=st.sampled_from([b"\r\n", b"\r", b"\n"]),
-    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=20),
-)
-def test_any_chunking_and_line_ending_decodes_the_same(lines, ending, cuts):
-    stream = b"".join(line.encode() + ending for line in lines)
-    codec = AandDCodec()
-    decoded = decode_in_chunks(codec, stream, cuts)
-    assert decoded == [codec.parse(line) for line in lines]
-    assert [r.raw for r in decoded] == lines

@@ -19,8 +19,7 @@ from scale_drivers.api import (
 )
 from scale_drivers.connection import GARBLED_SILENT_MISSES, LinkState, ManagedBalance
 from scale_drivers.mt_sics import MtSicsBalance, MtSicsCodec
-
-from .transcript import ScriptedPort
+from scale_drivers.testing import ScriptedPort
 
 IDENTIFY = [
     (b"@\r\n", b'I4 A "B207696838"\r\n'),

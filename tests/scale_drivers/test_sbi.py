@@ -1,35 +1,25 @@
-"""Sartorius SBI codec and driver against byte transcripts."""
+"""Sartorius SBI specifics against byte transcripts: its line formats and special lines,
+lenient identification, key presses for tare and zero, and what is garbage.
+
+What every driver does (identify, read, stability, tare, zero, timeouts, garbage) is
+checked for SBI in test_driver_contract.py.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from scale_drivers.api import (
-    Balance,
     BalanceOverload,
-    BalanceTimeout,
     BalanceUnderload,
     CommandNotExecutable,
     NotStable,
-    Parity,
     ProtocolError,
 )
-from scale_drivers.sbi import DEFAULT_SETTINGS, SbiBalance, SbiCodec
-
-from .transcript import ScriptedPort, decode_in_chunks
-
-
-class FixedClock:
-    def utc(self) -> dt.datetime:
-        return dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC)
-
-    def monotonic(self) -> float:
-        return 1000.0
+from scale_drivers.sbi import SbiBalance, SbiCodec
+from scale_drivers.testing import FixedClock, ScriptedPort
 
 
 def balance(*pairs, **options) -> tuple[SbiBalance, ScriptedPort]:
@@ -133,46 +123,7 @@ def test_special_lines_are_typed_errors_never_weights(line, error, message):
     port.assert_done()
 
 
-def test_default_settings_are_9600_8_odd_1_without_handshake():
-    assert (DEFAULT_SETTINGS.baudrate, DEFAULT_SETTINGS.bytesize, DEFAULT_SETTINGS.parity,
-            DEFAULT_SETTINGS.stopbits) == (9600, 8, Parity.ODD, 1)
-    assert DEFAULT_SETTINGS.handshake.value == "none"
-
-
-def test_the_driver_is_a_balance():
-    driver, port = balance()
-    assert isinstance(driver, Balance)
-    driver.close()
-    assert port.closed
-    port.assert_done()
-
-
 # ------------------------------------------------------------------ identity
-
-
-def test_identify_reads_model_serial_and_software_leniently():
-    driver, port = balance(
-        (b"\x1bx1_\r\n", b"BCE224I-1S\r\n"),
-        (b"\x1bx2_\r\n", b"SerNo.    0031801165\r\n"),
-        (b"\x1bx3_\r\n", b"  00-20-05.03  \r\n"),
-    )
-    info = driver.identify()
-    assert (info.maker, info.model, info.serial_number, info.firmware) == (
-        "Sartorius", "BCE224I-1S", "0031801165", "00-20-05.03")
-    assert driver.identity_lines["ESC x2_"] == "SerNo.    0031801165"
-    port.assert_done()
-
-
-def test_a_model_without_software_version_leaves_the_firmware_empty():
-    driver, port = balance(
-        (b"\x1bx1_\r\n", b"MSE1203S-100-DA\r\n"),
-        (b"\x1bx2_\r\n", b"0031801165\r\n"),
-        (b"\x1bx3_\r\n", None),
-    )
-    info = driver.identify()
-    assert (info.model, info.serial_number, info.firmware) == (
-        "MSE1203S-100-DA", "0031801165", "")
-    port.assert_done()
 
 
 @pytest.mark.parametrize("late", [b"+     12.34 g  ", b"    111.255 g  ", b"N     +   12.34 g  "])
@@ -193,74 +144,7 @@ def test_identify_on_a_display_that_is_off_says_so():
     port.assert_done()
 
 
-# ------------------------------------------------------------------ weighing
-
-
-def test_read_stable_waits_for_the_window_not_just_the_unit():
-    driver, port = balance(
-        printed(b"+     12.31    "),
-        printed(b"+     12.34 g  "),
-        printed(b"+     12.36 g  "),  # stable, but 0.02 g away: the window restarts
-        printed(b"+     12.35 g  "),
-        printed(b"+     12.35 g  "),
-    )
-    reading = driver.read_stable(timeout=5)
-    assert (reading.value, reading.stable) == (Decimal("12.35"), True)
-    port.assert_done()
-
-
-def test_overload_during_the_wait_ends_it_at_once():
-    driver, port = balance(printed(b"+    219.80    "), printed(b"      High    "))
-    with pytest.raises(BalanceOverload, match=r"^overload \(High\)$"):
-        driver.read_stable(timeout=5)
-    port.assert_done()
-
-
-def test_never_stable_ends_with_not_stable():
-    driver, port = balance(printed(b"+     12.31    "), stability_count=1)
-    with pytest.raises(NotStable, match=r"^not stable within 0 s \(last '\+     12\.31'\)$"):
-        driver.read_stable(timeout=0)
-    port.assert_done()
-
-
-def test_tare_waits_for_stability_presses_tare_and_confirms_zero():
-    driver, port = balance(
-        printed(b"+     12.34 g  "),
-        printed(b"+     12.34 g  "),
-        (b"\x1bU\r\n", None),  # a key press: no answer
-        printed(b"+     12.34 g  "),  # not taken yet
-        printed(b"      --      "),  # busy taring: polled again
-        printed(b"+      0.00 g  "),
-        printed(b"+      0.00 g  "),
-        stability_count=2,
-    )
-    reading = driver.tare(timeout=5)
-    assert (reading.value, reading.command) == (Decimal("12.34"), "ESC U")
-    port.assert_done()
-
-
-def test_a_refused_tare_is_reported_with_what_the_balance_shows():
-    driver, port = balance(
-        printed(b"+     12.34 g  "),
-        (b"\x1bU\r\n", None),
-        printed(b"+     12.34 g  "),
-        stability_count=1,
-    )
-    with pytest.raises(CommandNotExecutable) as raised:
-        driver.tare(timeout=0)
-    assert str(raised.value) == "tare not carried out: the balance still shows '+     12.34 g'"
-    port.assert_done()
-
-
-def test_zero_presses_zero_and_confirms():
-    driver, port = balance(
-        (b"\x1bV\r\n", None),
-        printed(b"       C      "),  # adjusting: polled again
-        printed(b"-      0.00 g  "),
-        stability_count=1,
-    )
-    driver.zero(timeout=5)
-    port.assert_done()
+# ------------------------------------------------------------------ tare and zero
 
 
 def test_zero_still_busy_at_the_deadline_names_the_busy_state():
@@ -302,30 +186,6 @@ def test_older_models_tare_and_zero_with_the_combined_key():
 # ------------------------------------------------------------------ recovery
 
 
-def test_silence_is_a_timeout_naming_the_command():
-    driver, port = balance((PRINT, None))
-    with pytest.raises(BalanceTimeout, match=r"^no response to 'ESC P' from transcript://$"):
-        driver.read_immediate()
-    port.assert_done()
-
-
-def test_garbage_is_never_a_weight_resync_and_retry():
-    driver, port = balance(
-        (PRINT, b"+  \xff\x13 12.3 g\r\n"),
-        printed(b"+     10.00 g  "),
-    )
-    assert driver.read_immediate().value == Decimal("10.00")
-    port.assert_done()
-
-
-def test_garbage_until_the_deadline_fails_naming_it():
-    driver, port = balance(printed(b"+    12.3.4 g  "), response_timeout=0)
-    with pytest.raises(ProtocolError) as raised:
-        driver.read_immediate()
-    assert str(raised.value) == "protocol error: garbled weight '+    12.3.4 g  '"
-    port.assert_done()
-
-
 def test_text_where_a_weight_belongs_is_garbage():
     driver, port = balance(printed(b"hello world"), response_timeout=0)
     with pytest.raises(ProtocolError, match=r"^protocol error: garbled reply 'hello world'$"):
@@ -339,24 +199,6 @@ def test_the_codec_refuses_a_command_without_escape():
 
 
 # ------------------------------------------------------------------ codec properties
-
-LINES = [
-    "+    1255.7 g  ", "   111.255 g  ", "N     +   123.56 g  ", "-      0.003    ",
-    "      High    ", "Stat       OFF", "Err 101       ", "?+     12.34 g  ",
-]
-
-
-@given(
-    lines=st.lists(st.sampled_from(LINES), min_size=1, max_size=12),
-    ending=st.sampled_from([b"\r\n", b"\r", b"\n"]),
-    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=20),
-)
-def test_any_chunking_and_line_ending_decodes_the_same(lines, ending, cuts):
-    stream = b"".join(line.encode() + ending for line in lines)
-    codec = SbiCodec()
-    decoded = decode_in_chunks(codec, stream, cuts)
-    assert decoded == [codec.parse(line) for line in lines]
-    assert [r.raw for r in decoded] == lines
 
 
 def test_a_sign_and_a_long_run_of_spaces_still_parse_in_one_pass():
