@@ -27,7 +27,7 @@ import serial
 from benchmarks.summary import SummaryRow
 from scale_drivers.api import Parity, SerialSettings
 from scale_drivers.protocols import open_balance
-from station.cli.scale import SIMULATOR_NAMES
+from station.demo.balance import SIMULATOR_NAMES
 
 BAUD = 9600
 READINGS = 200

@@ -48,8 +48,10 @@ from benchmarks.bench_balance import PTY_SETTINGS, Simulator
 from benchmarks.summary import SummaryRow
 from scale_drivers.api import Reading
 from scale_drivers.connection import LinkState
+from station.bootstrap import local_now
 from station.config.catalog_files import load_formulary
-from station.config.station_config import StationConfig, config_from_mapping
+from station.config.model import StationConfig
+from station.config.station_config import config_from_mapping
 from station.core.acceptance import AcceptanceTracker, Status, SymbolRead
 from station.core.formulary import Formulary, ProductRole
 from station.core.recipe import build_recipe
@@ -62,8 +64,8 @@ from station.devices.camera import Frame
 from station.devices.decoding import Symbol
 from station.records.formulary_versions import FormularyVersions
 from station.records.order_book import OrderBook
-from ui.shell.app import SITE_TOLERANCE, build_station, local_now
 from ui.shell.app import Station as StationApp
+from ui.shell.app import build_station
 from ui.shell.lag_probe import DEFAULT_INTERVAL_MS, EventLoopLagProbe, LagSummary, summarize
 from ui.widgets.camera_preview import CameraPreviewWidget
 from ui.widgets.weight_gauge import WeightGaugeState, WeightGaugeWidget
@@ -339,7 +341,7 @@ def single_vial_orders(station: StationApp) -> list[str]:
     formulary = version.formulary()
     chosen = []
     for order in OrderBook(station.record.engine, local_now).worklist():
-        if build_recipe(order, formulary, SITE_TOLERANCE).standard_single_vial:
+        if build_recipe(order, formulary, station.services.site_tolerance).standard_single_vial:
             chosen.append(order.order_id)
     return chosen
 

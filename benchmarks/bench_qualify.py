@@ -19,10 +19,11 @@ from pathlib import Path
 
 from benchmarks.summary import SummaryRow
 from scale_drivers.sim.scenario import Scenario, scenario_from_mapping
-from station.cli.qualify import DEFAULT_SPEED, SCENARIO, simulated_rig
 from station.config.catalog_files import formulary_path, load_worklist
+from station.config.model import StationConfig
 from station.qualification.plan import plan_run
-from station.qualification.run import QualificationResult, qualify
+from station.qualification.rig import DEFAULT_SPEED, SCENARIO, simulated_rig
+from station.qualification.run import QualificationResult, qualification_services, qualify
 from station.records.record import open_record
 
 COUNT = 8
@@ -45,10 +46,11 @@ def _run(scenario: Scenario) -> QualificationResult:
         with simulated_rig(scenario, "mt-sics", folder, seed=SEED) as rig:
             record = open_record(f"sqlite:///{folder / 'q.db'}")
             try:
-                return qualify(record, rig, formulary_path().read_text(encoding="utf-8"),
+                services = qualification_services(record, StationConfig(),
+                                                  clock=lambda: dt.datetime.now(dt.UTC))
+                return qualify(services, rig, formulary_path().read_text(encoding="utf-8"),
                                list(load_worklist()),
-                               plan_run(COUNT, seed=SEED, error_rate=ERROR_RATE), seed=SEED,
-                               clock=lambda: dt.datetime.now(dt.UTC))
+                               plan_run(COUNT, seed=SEED, error_rate=ERROR_RATE), seed=SEED)
             finally:
                 record.close()
 

@@ -15,6 +15,11 @@ Each child then closes cleanly (the station's threads joined, its simulator stop
 record closed) and must exit with status 0; the time from usable to exited is reported too.
 The two kinds take turns, ``ROUNDS`` starts each; the medians are compared. ``CLOCK_MONOTONIC``
 is one clock for every process on Linux, so the child's timestamps are the parent's.
+
+Command-line start: ``station parse 0304094888026`` as the ``station`` console script runs it
+(``ui.launcher.main``), from spawn to exit, against ``python -c pass`` (the interpreter's own
+start); the two take turns, ``CLI_ROUNDS`` runs each, and the medians are compared. A command
+imports only its own group's module, so this is what any command pays before it works.
 """
 
 from __future__ import annotations
@@ -32,6 +37,13 @@ from dataclasses import dataclass
 from benchmarks.summary import SummaryRow
 
 ROUNDS = 3
+CLI_ROUNDS = 15
+#: The command-line start and its baseline: argv of each, run from a fresh process.
+CLI_KINDS = {
+    "station parse": [sys.executable, "-c", "import sys; from ui.launcher import main; "
+                      "sys.exit(main(['parse', '0304094888026']))"],
+    "python -c pass": [sys.executable, "-c", "pass"],
+}
 CHILD_TIMEOUT = 120.0
 READY_TIMEOUT = 60.0
 KINDS = ("station", "bare")
@@ -182,6 +194,21 @@ def measure(rounds: int = ROUNDS) -> dict[str, list[Start]]:
     return starts
 
 
+def measure_cli(rounds: int = CLI_ROUNDS) -> dict[str, list[float]]:
+    """Seconds from spawn to exit of each command-line kind, ``rounds`` each, taking turns."""
+    seconds: dict[str, list[float]] = {kind: [] for kind in CLI_KINDS}
+    for _ in range(rounds):
+        for kind, argv in CLI_KINDS.items():
+            spawned = time.monotonic()
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_TIMEOUT,
+                                  check=False)
+            seconds[kind].append(time.monotonic() - spawned)
+            if done.returncode != 0:
+                raise RuntimeError(f"{kind} exited with status {done.returncode}:\n"
+                                   f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return seconds
+
+
 def _median(starts: list[Start], mark: str) -> float:
     return statistics.median(s.at(mark) for s in starts)
 
@@ -213,8 +240,23 @@ def main() -> list[SummaryRow]:
           "it seen on the event loop with the sign-in page up; closed/exited = after a clean "
           "close (every thread joined).")
     station, bare = _median(starts["station"], "ready"), _median(starts["bare"], "ready")
+
+    cli = measure_cli()
+    print()
+    print(f"Command-line start: spawn to exit, fresh process each ({CLI_ROUNDS} runs each, "
+          "taking turns; seconds)")
+    header = f"{'command':<16} {'median':>9} {'min':>9} {'max':>9}"
+    print(header)
+    print("-" * len(header))
+    for kind, seconds in cli.items():
+        print(f"{kind:<16} {statistics.median(seconds):>9.3f} {min(seconds):>9.3f} "
+              f"{max(seconds):>9.3f}")
+    parse = statistics.median(cli["station parse"])
+    interpreter = statistics.median(cli["python -c pass"])
     return [SummaryRow("start to usable window", station, "s",
-                       "bare QApplication+QMainWindow", bare)]
+                       "bare QApplication+QMainWindow", bare),
+            SummaryRow("station parse, start to exit", parse, "s", "python -c pass",
+                       interpreter)]
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 ``station app`` (and ``station`` with no command) opens the station window. It lives here,
 not in :mod:`station.cli.main`, because ``station`` never imports Qt; the command line offers it
-through :class:`~station.cli.ExtraCommand`.
+through :class:`~station.cli.main.ExtraCommand`.
 """
 
 from __future__ import annotations

@@ -9,20 +9,19 @@ GS (0x1D) is shown as ``<GS>`` in the listing and kept as the character in JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any, TextIO
 
 import cv2
 
+from station.cli.common import EXIT_FAILED, EXIT_OK, print_json
 from station.devices.decoding import DecodePipeline, ImageError, Symbol, read_image
 
-EXIT_OK, EXIT_FAILED = 0, 1
 GS = "\x1d"
 
 
-def add_command(commands: Any) -> None:
+def add_commands(commands: Any) -> None:
     """Register ``station decode`` on the top-level subparsers."""
     decode = commands.add_parser(
         "decode",
@@ -45,8 +44,7 @@ def run_decode(args: argparse.Namespace, out: TextIO) -> int:
     entries = [decode_file(pipeline, path) for path in args.images]
     failed = any("error" in entry for entry in entries)
     if args.json:
-        json.dump(entries, out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        print_json(entries, out)
     else:
         for entry in entries:
             _print_entry(entry, out)

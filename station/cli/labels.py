@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 from typing import Any, TextIO
 
+from station.cli.common import EXIT_OK
 from station.config.catalog_files import load_formulary, load_worklist
 from station.core.bud import BudTable, CompoundingCategory, Sterilization
 from station.core.errors import StationError
@@ -25,7 +26,6 @@ from station.reports.labels.pdf import render_pdf
 from station.reports.labels.printing import parse_destination, send
 from station.reports.labels.zpl import render_zpl
 
-EXIT_OK = 0
 _CATEGORIES = {
     "immediate": CompoundingCategory.IMMEDIATE_USE,
     "immediate_use": CompoundingCategory.IMMEDIATE_USE,

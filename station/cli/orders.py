@@ -1,8 +1,11 @@
-"""``station orders listen`` and ``station orders import``: orders from the EHR into the book.
+"""``station orders …``: the worklist, and orders from the EHR into the book.
 
-:class:`OrderIntake` is the thin shell both use: read a message (HL7 v2 or FHIR JSON), put
-what it says into the :class:`~station.records.order_book.OrderBook` (or record why not) and,
-for HL7, build the ACK: AA accepted, AE rejected with the reason, AR unreadable.
+``orders list`` lists the worklist file's orders (or with ``--db`` those received into the
+record), most urgent first. ``orders listen``, ``orders import`` and ``orders watch`` receive
+orders over MLLP, from files, or from a folder. :class:`OrderIntake` is the thin shell they
+use: read a message (HL7 v2 or FHIR JSON), put what it says into the
+:class:`~station.records.order_book.OrderBook` (or record why not) and, for HL7, build the
+ACK: AA accepted, AE rejected with the reason, AR unreadable.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from typing import Any, TextIO
 
 from sqlalchemy import Engine, select
 
-from station.config.catalog_files import load_formulary
+from station.bootstrap import services_on
+from station.cli.common import EXIT_FAILED, EXIT_OK, print_json, utc_now
+from station.config.catalog_files import load_formulary, load_worklist
 from station.core.formulary import Formulary
+from station.core.identifiers import Ndc
 from station.core.order_messages import IntakeError, MalformedMessage
 from station.intake.fhir import Resolver, folder_resolver, parse_json
 from station.intake.hl7v2 import AckCode, build_ack, message_id_of, parse_order
@@ -30,20 +36,15 @@ from station.records.order_book import InPreparation, OrderBook, Outcome
 from station.records.record import open_record
 from station.records.schema import events
 
-EXIT_OK, EXIT_FAILED = 0, 1
 DEFAULT_PORT = 2575
 
 Clock = Callable[[], dt.datetime]
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class OrderIntake:
     """Messages in, outcomes (and ACKs) out, every one recorded in the book."""
 
-    def __init__(self, book: OrderBook, formulary: Formulary, clock: Clock = _utc_now,
+    def __init__(self, book: OrderBook, formulary: Formulary, clock: Clock = utc_now,
                  new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:20]) -> None:
         self.book = book
         self.formulary = formulary
@@ -98,8 +99,25 @@ def preparation_started(engine: Engine) -> InPreparation:
 # ------------------------------------------------------------------------------ commands
 
 
-def add_commands(orders_actions: Any) -> None:
-    """Register ``listen`` and ``import`` under ``station orders``."""
+def add_commands(commands: Any) -> None:
+    """Register ``station orders`` and its actions on the top-level subparsers."""
+    orders = commands.add_parser("orders", help="the worklist of dose orders")
+    actions = orders.add_subparsers(
+        title="orders commands", dest="orders_command", metavar="ACTION", required=True
+    )
+    add_actions(actions)
+
+
+def add_actions(orders_actions: Any) -> None:
+    """Register ``list``, ``listen``, ``import`` and ``watch`` under ``station orders``."""
+    listing = orders_actions.add_parser("list", help="list orders, most urgent first")
+    listing.add_argument("--worklist", metavar="PATH", help="worklist file (TOML)")
+    listing.add_argument("--formulary", metavar="PATH", help="formulary file, for drug names")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    listing.add_argument("--db", metavar="URL",
+                         help="list the orders received into this record (HL7, FHIR)")
+    listing.set_defaults(run=_run_list)
+
     listen = orders_actions.add_parser(
         "listen", help="receive HL7 v2 orders over MLLP until interrupted")
     listen.add_argument("--port", type=int, default=DEFAULT_PORT,
@@ -129,17 +147,73 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--formulary", metavar="PATH", help="formulary file (TOML)")
 
 
+def _run_list(args: argparse.Namespace, out: TextIO) -> int:
+    if args.db:
+        record = open_record(args.db)
+        try:
+            worklist = services_on(record, clock=utc_now).orders.worklist()
+        finally:
+            record.close()
+    else:
+        worklist = load_worklist(args.worklist)
+    formulary = load_formulary(args.formulary)
+
+    def drug(ndc: Ndc) -> str:
+        product = formulary.get(ndc)
+        return product.name if product is not None else f"NDC {ndc} (not in formulary)"
+
+    if args.json:
+        documents = []
+        for order in worklist:
+            first = order.ingredients[0]
+            documents.append(
+                {
+                    "order_id": order.order_id,
+                    "patient_id": order.patient.patient_id,
+                    "patient_name": order.patient.name,
+                    "location": order.patient.location,
+                    "drug": drug(first.ndc),
+                    "ndc": str(first.ndc),
+                    "dose": str(first.dose.value.normalize()),
+                    "dose_unit": first.dose.unit.value,
+                    "ingredients": [
+                        {"drug": drug(i.ndc), "ndc": str(i.ndc), "dose": str(i.dose)}
+                        for i in order.ingredients
+                    ],
+                    "base": drug(order.base) if order.base else None,
+                    "final_volume_ml": str(order.final_volume_ml.normalize()),
+                    "priority": order.priority.value,
+                    "due": order.due.isoformat(),
+                    "status": "pending",
+                }
+            )
+        print_json(documents, out)
+        return EXIT_OK
+    for order in worklist:
+        drugs = " + ".join(f"{drug(i.ndc)} {i.dose}" for i in order.ingredients)
+        base = (
+            f" in {drug(order.base)} {order.final_volume_ml.normalize():f} mL" if order.base else ""
+        )
+        out.write(
+            f"{order.order_id:<10} {order.priority.value.upper():<7} "
+            f"due {order.due:%Y-%m-%d %H:%M}  {order.patient.name} ({order.patient.location})"
+            f"  {drugs}{base}\n"
+        )
+    out.write(f"{len(worklist)} orders\n")
+    return EXIT_OK
+
+
 def _run_listen(args: argparse.Namespace, out: TextIO) -> int:
     formulary = load_formulary(args.formulary)
     record = open_record(args.db)
-    book = OrderBook(record.engine, _utc_now, preparation_started(record.engine))
+    book = OrderBook(record.engine, utc_now, preparation_started(record.engine))
     intake = OrderIntake(book, formulary)
     printing = threading.Lock()
 
     def handle(text: str) -> str:
         outcome, ack = intake.hl7(text, f"mllp:{args.host}:{server.port}")
         with printing:
-            out.write(f"{_utc_now():%Y-%m-%d %H:%M:%S}Z {outcome.describe()}\n")
+            out.write(f"{utc_now():%Y-%m-%d %H:%M:%S}Z {outcome.describe()}\n")
             out.flush()
         return ack
 
@@ -161,7 +235,7 @@ def _run_listen(args: argparse.Namespace, out: TextIO) -> int:
 def _run_import(args: argparse.Namespace, out: TextIO) -> int:
     formulary = load_formulary(args.formulary)
     record = open_record(args.db)
-    book = OrderBook(record.engine, _utc_now, preparation_started(record.engine))
+    book = OrderBook(record.engine, utc_now, preparation_started(record.engine))
     intake = OrderIntake(book, formulary)
     failed = False
     try:
@@ -178,7 +252,7 @@ def _run_import(args: argparse.Namespace, out: TextIO) -> int:
 def _run_watch(args: argparse.Namespace, out: TextIO) -> int:
     formulary = load_formulary(args.formulary)
     record = open_record(args.db)
-    book = OrderBook(record.engine, _utc_now, preparation_started(record.engine))
+    book = OrderBook(record.engine, utc_now, preparation_started(record.engine))
     intake = OrderIntake(book, formulary)
     watcher = FolderWatch(Path(args.folder))
     try:
@@ -187,7 +261,7 @@ def _run_watch(args: argparse.Namespace, out: TextIO) -> int:
         while True:
             for path in watcher.pending():
                 line, _ = _import_one(intake, path)
-                out.write(f"{_utc_now():%Y-%m-%d %H:%M:%S}Z {path.name}: {line}\n")
+                out.write(f"{utc_now():%Y-%m-%d %H:%M:%S}Z {path.name}: {line}\n")
                 out.flush()
             time.sleep(args.interval)
     except KeyboardInterrupt:

@@ -1,9 +1,10 @@
 """``station qualify``: the operational qualification, from the command line.
 
-It assembles the simulated hood — the balance simulator on a pseudo-terminal (the
-qualification's noise model, ``fixtures/scenarios/qualification.toml``), the simulated
-camera — and the station, configured with the scenario's readability as
-``balance.readability`` would (SBI, Ohaus and A&D balances do not report one). It runs
+It assembles the simulated hood — the balance simulator on a pseudo-terminal
+(:func:`station.qualification.rig.simulated_rig`, with the qualification's noise model,
+``fixtures/scenarios/qualification.toml``), the simulated camera — and the station,
+configured with the scenario's readability as ``balance.readability`` would (SBI, Ohaus and
+A&D balances do not report one). It runs
 :func:`station.qualification.run.qualify` into a temporary database (or ``--db``), prints a
 table (or, with ``--json``, one JSON object), writes the PDF report and exits 0 when every
 injected error was caught and false holds stayed within the target, 1 if an error got
@@ -17,34 +18,29 @@ everything on the station's side (driver timeouts, records) keeps real time.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-from scale_drivers.protocols import PROTOCOLS, open_balance
-from station.cli.scale import SIMULATOR_NAMES, pty_settings
+from scale_drivers.protocols import PROTOCOLS
+from scale_drivers.sim.scenario import load_scenario
+from station.bootstrap import load_station_config
 from station.config.catalog_files import formulary_path, load_worklist
 from station.qualification.plan import plan_run
-from station.qualification.run import QualificationResult, Rig, qualify
+from station.qualification.rig import DEFAULT_SPEED, SCENARIO, simulated_rig
+from station.qualification.run import QualificationResult, qualification_services, qualify
 from station.records.record import open_record
 from station.reports.qualification_pdf import write_qualification_report
 
-if TYPE_CHECKING:
-    from scale_drivers.sim.scenario import Scenario
-
 DEFAULT_COUNT = 200
 DEFAULT_ERROR_RATE = 0.3
-DEFAULT_SPEED = 10.0
-SCENARIO = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios" / "qualification.toml"
 
 
-def add_command(commands: Any) -> None:
+def add_commands(commands: Any) -> None:
     """Register ``station qualify`` on the top-level subparsers."""
     parser = commands.add_parser(
         "qualify", help="operational qualification: inject known errors, count those caught",
@@ -80,8 +76,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """Run the qualification; the exit status says whether it passed."""
-    from scale_drivers.sim.scenario import load_scenario  # noqa: PLC0415 - only here
-
     speed = max(args.speed, 0.1)
     scenario = load_scenario(SCENARIO)
     plan = plan_run(args.count, seed=args.seed, error_rate=args.error_rate)
@@ -94,9 +88,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                            speed=speed) as rig:
             record = open_record(url)
             try:
-                result = qualify(record, rig, formulary_path().read_text(encoding="utf-8"),
+                services = qualification_services(record, load_station_config(),
+                                                  clock=lambda: dt.datetime.now(dt.UTC))
+                result = qualify(services, rig, formulary_path().read_text(encoding="utf-8"),
                                  list(load_worklist()), plan, seed=args.seed,
-                                 clock=lambda: dt.datetime.now(dt.UTC),
                                  progress=_progress_bar(sys.stderr),
                                  readability=scenario.model.readability)
             finally:
@@ -111,32 +106,6 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(format_result(result) + f"\nreport: {pdf} ({pages} pages)\n")
     return result.exit_status
-
-
-@contextlib.contextmanager
-def simulated_rig(scenario: Scenario, protocol: str, folder: Path, *, seed: int,
-                  speed: float = DEFAULT_SPEED) -> Iterator[Rig]:
-    """The scenario's balance simulated on a pty in ``folder``, its clock ``speed`` × real time.
-
-    The station side opens it 8-N-1 (:func:`~station.cli.scale.pty_settings`).
-    """
-    from scale_drivers.sim.server import SimulatorServer  # noqa: PLC0415 - only here
-
-    started = time.monotonic()
-
-    def device_clock() -> float:
-        return float(started + (time.monotonic() - started) * speed)
-
-    simulator = SimulatorServer(SIMULATOR_NAMES[protocol], scenario, clock=device_clock,
-                                seed=seed)
-    link = folder / "balance"
-    simulator.start(link)
-    settings = pty_settings(protocol)
-    try:
-        yield Rig(simulator.balance, simulator,
-                  lambda: open_balance(str(link), protocol, settings))
-    finally:
-        simulator.stop()
 
 
 def format_result(result: QualificationResult) -> str:

@@ -9,33 +9,30 @@
   Directory's tab-separated package file (and product file, for names and labelers);
 - ``station ndc lookup DIGITS``: the real NDC(s) a barcode's 10 digits are.
 
-Every command takes ``--db URL``. Errors end in one line on stderr and exit status 1.
-Wiring: ``add_commands(commands)`` with the top-level sub-parser group.
+Every command takes ``--db URL`` (the record, created or migrated first). Errors end in one
+line on stderr and exit status 1. Wiring: ``add_commands(commands)`` with the top-level
+sub-parser group registers both groups.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import getpass
-import json
-import os
-import sys
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from station.bootstrap import StationServices, services_on
+from station.cli.common import EXIT_OK, Run, acting_user, db_option, guarded, print_json, utc_now
 from station.core.errors import StationError
-from station.records.database import database_url, make_engine
-from station.records.migrate import upgrade
 from station.records.ndc_directory import SOURCE, NdcDirectory
-from station.records.recalls import Recall, RecallList
+from station.records.recalls import Recall
+from station.records.record import open_record
 from station.records.search import PreparationSummary
 
-EXIT_OK, EXIT_FAILED = 0, 1
+_ERRORS = (StationError, SQLAlchemyError, ValueError, OSError)
 
 
 def add_commands(commands: Any) -> None:
@@ -53,7 +50,7 @@ def add_commands(commands: Any) -> None:
     adding.add_argument("--reason", required=True, metavar="TEXT",
                         help="why (e.g. the FDA recall number and its reason)")
     _by_option(adding)
-    _db_option(adding)
+    db_option(adding)
     adding.set_defaults(run=_guarded(_run_add), command="recalls add")
 
     withdrawing = actions.add_parser("withdraw", help="take a lot off the recall list")
@@ -62,19 +59,19 @@ def add_commands(commands: Any) -> None:
     withdrawing.add_argument("--reason", required=True, metavar="TEXT",
                              help="why the recall no longer applies")
     _by_option(withdrawing)
-    _db_option(withdrawing)
+    db_option(withdrawing)
     withdrawing.set_defaults(run=_guarded(_run_withdraw), command="recalls withdraw")
 
     importing = actions.add_parser(
         "import", help="add the lots of a CSV file (columns ndc,lot,reason)")
     importing.add_argument("file", metavar="FILE.csv", help="CSV with a header ndc,lot,reason")
     _by_option(importing)
-    _db_option(importing)
+    db_option(importing)
     importing.set_defaults(run=_guarded(_run_import), command="recalls import")
 
     listing = actions.add_parser("list", help="the lots on the recall list")
     listing.add_argument("--json", action="store_true", help="print a JSON list")
-    _db_option(listing)
+    db_option(listing)
     listing.set_defaults(run=_guarded(_run_list), command="recalls list")
 
     ndc = commands.add_parser("ndc", help="the FDA NDC Directory: real shapes of NDC digits")
@@ -87,14 +84,14 @@ def add_commands(commands: Any) -> None:
     ndc_import.add_argument("--products", metavar="PRODUCT_FILE",
                             help="product.txt from the same download: names and labelers")
     _by_option(ndc_import)
-    _db_option(ndc_import)
+    db_option(ndc_import)
     ndc_import.set_defaults(run=_guarded(_run_ndc_import), command="ndc import")
 
     lookup = ndc_actions.add_parser(
         "lookup", help="the real NDC(s) a barcode's 10 digits are, per the directory")
     lookup.add_argument("digits", metavar="DIGITS", help="the 10 NDC digits, without hyphens")
     lookup.add_argument("--json", action="store_true", help="print a JSON list")
-    _db_option(lookup)
+    db_option(lookup)
     lookup.set_defaults(run=_guarded(_run_ndc_lookup), command="ndc lookup")
 
 
@@ -102,13 +99,14 @@ def add_commands(commands: Any) -> None:
 
 
 def _run_add(args: argparse.Namespace, out: TextIO) -> int:
-    recalls = RecallList(_engine(args), _now)
-    recall = recalls.add(args.ndc, args.lot, args.reason, by=args.by)
-    out.write(f"recalled: NDC {recall.ndc} lot {recall.lot}: {recall.reason}\n")
-    used = recalls.preparations_using(recall.lot, recall.ndc)
-    _print_used(used, recall, out)
-    others = [s for s in recalls.preparations_using(recall.lot)
-              if s.preparation_id not in {u.preparation_id for u in used}]
+    with _services(args) as services:
+        recalls = services.recalls()
+        recall = recalls.add(args.ndc, args.lot, args.reason, by=args.by)
+        out.write(f"recalled: NDC {recall.ndc} lot {recall.lot}: {recall.reason}\n")
+        used = recalls.preparations_using(recall.lot, recall.ndc)
+        _print_used(used, recall, out)
+        others = [s for s in recalls.preparations_using(recall.lot)
+                  if s.preparation_id not in {u.preparation_id for u in used}]
     if others:
         out.write(f"lot {recall.lot} was also used under another NDC in "
                   f"{len(others)} preparation(s):\n")
@@ -132,8 +130,8 @@ def _print_summaries(found: Sequence[PreparationSummary], out: TextIO) -> None:
 
 
 def _run_withdraw(args: argparse.Namespace, out: TextIO) -> int:
-    recall = RecallList(_engine(args), _now).withdraw(args.ndc, args.lot, args.reason,
-                                                       by=args.by)
+    with _services(args) as services:
+        recall = services.recalls().withdraw(args.ndc, args.lot, args.reason, by=args.by)
     out.write(f"withdrawn: NDC {recall.ndc} lot {recall.lot} is no longer recalled\n")
     return EXIT_OK
 
@@ -146,22 +144,23 @@ def _run_import(args: argparse.Namespace, out: TextIO) -> int:
         raise ValueError(f"{source}: {error.strerror}") from None
     except UnicodeDecodeError:
         raise ValueError(f"{source}: not UTF-8 text") from None
-    recalls = RecallList(_engine(args), _now)
-    report = recalls.import_csv(text, by=args.by, source_name=source.name)
-    out.write(report.summary() + "\n")
-    for recall in report.added:
-        used = recalls.preparations_using(recall.lot, recall.ndc)
-        if used:
-            out.write(f"NDC {recall.ndc} lot {recall.lot}: ")
-            _print_used(used, recall, out)
+    with _services(args) as services:
+        recalls = services.recalls()
+        report = recalls.import_csv(text, by=args.by, source_name=source.name)
+        out.write(report.summary() + "\n")
+        for recall in report.added:
+            used = recalls.preparations_using(recall.lot, recall.ndc)
+            if used:
+                out.write(f"NDC {recall.ndc} lot {recall.lot}: ")
+                _print_used(used, recall, out)
     return EXIT_OK
 
 
 def _run_list(args: argparse.Namespace, out: TextIO) -> int:
-    active = RecallList(_engine(args), _now).active()
+    with _services(args) as services:
+        active = services.recalls().active()
     if args.json:
-        json.dump([r.as_json() for r in active], out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        print_json([r.as_json() for r in active], out)
         return EXIT_OK
     if not active:
         out.write("the recall list is empty\n")
@@ -175,22 +174,23 @@ def _run_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run_ndc_import(args: argparse.Namespace, out: TextIO) -> int:
-    directory = NdcDirectory(_engine(args), _now)
-    report = directory.import_package_file(Path(args.package_file),
-                                           Path(args.products) if args.products else None,
-                                           by=args.by)
+    with _services(args) as services:
+        directory = NdcDirectory(services.record.engine, services.clock)
+        report = directory.import_package_file(Path(args.package_file),
+                                               Path(args.products) if args.products else None,
+                                               by=args.by)
     out.write(report.summary() + "\n")
     return EXIT_OK
 
 
 def _run_ndc_lookup(args: argparse.Namespace, out: TextIO) -> int:
-    directory = NdcDirectory(_engine(args), _now)
-    if directory.batch() is None:
-        raise StationError("no FDA NDC Directory imported yet: run station ndc import first")
-    found = directory.lookup(args.digits)
+    with _services(args) as services:
+        directory = NdcDirectory(services.record.engine, services.clock)
+        if directory.batch() is None:
+            raise StationError("no FDA NDC Directory imported yet: run station ndc import first")
+        found = directory.lookup(args.digits)
     if args.json:
-        json.dump([e.as_json() for e in found], out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        print_json([e.as_json() for e in found], out)
         return EXIT_OK
     if not found:
         raise StationError(f"{args.digits.strip()} is no package of the imported FDA NDC "
@@ -207,21 +207,14 @@ def _run_ndc_lookup(args: argparse.Namespace, out: TextIO) -> int:
 # ------------------------------------------------------------------------------ shared
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _engine(args: argparse.Namespace) -> Engine:
-    engine = make_engine(database_url(args.db))
-    upgrade(engine)
-    return engine
-
-
-def _acting_user() -> str:
+@contextlib.contextmanager
+def _services(args: argparse.Namespace) -> Iterator[StationServices]:
+    """The services on the record at ``--db``, created or migrated first; closed after."""
+    record = open_record(args.db)
     try:
-        return f"os:{getpass.getuser()}"
-    except (OSError, KeyError):
-        return f"os:uid={os.getuid()}"
+        yield services_on(record, clock=utc_now)
+    finally:
+        record.close()
 
 
 def _by_option(parser: argparse.ArgumentParser) -> None:
@@ -229,20 +222,12 @@ def _by_option(parser: argparse.ArgumentParser) -> None:
                         help="who records it (default: the operating-system login)")
 
 
-def _db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="URL",
-                        help="SQLAlchemy URL (default: $STATION_DB, else the embedded SQLite)")
+def _guarded(run: Run) -> Run:
+    checked = guarded(run, _ERRORS)
 
-
-def _guarded(run: Callable[[argparse.Namespace, TextIO], int]) -> Any:
     def wrapper(args: argparse.Namespace, out: TextIO) -> int:
         if getattr(args, "by", "unset") is None:
-            args.by = _acting_user()
-        try:
-            return run(args, out)
-        except (StationError, SQLAlchemyError, ValueError, OSError) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            print(f"station {args.command}: {reason}", file=sys.stderr)
-            return EXIT_FAILED
+            args.by = acting_user()
+        return checked(args, out)
 
     return wrapper

@@ -31,23 +31,7 @@ from scale_drivers.api import (
     SerialSettings,
 )
 from scale_drivers.protocols import PROTOCOLS, UnknownProtocol, open_balance, spec
-
-EXIT_OK, EXIT_FAILED = 0, 1
-
-#: The simulators name their protocols independently of the drivers: driver name -> theirs.
-SIMULATOR_NAMES = {"mt-sics": "mt_sics", "sbi": "sbi", "ohaus": "ohaus", "and": "and_gx"}
-
-def pty_settings(protocol: str) -> SerialSettings:
-    """``protocol``'s factory settings as 8-N-1: what the simulator's pty can be reopened with.
-
-    Linux ptys refuse parity and 7 data bits when a port is reopened (EINVAL), and ignore them
-    anyway; a simulated balance is reopened after every refusal or replug, so SBI's 8-O-1 and
-    A&D's 7-E-1 run as 8-N-1 on a simulator, as in the pty tests. Real adapters take the
-    factory settings.
-    """
-    factory = PROTOCOLS[protocol].settings
-    return SerialSettings(factory.baudrate, 8, Parity.NONE, factory.stopbits, factory.handshake)
-
+from station.cli.common import EXIT_FAILED, EXIT_OK
 
 _CONDITIONS: tuple[tuple[type[BalanceError], str], ...] = (
     (BalanceOverload, "overload"),
@@ -208,6 +192,7 @@ def _readings(driver: Any) -> Iterator[Reading]:
 @_guarded
 def _run_sim(args: argparse.Namespace, out: TextIO) -> int:
     from scale_drivers.sim.server import run_simulator  # noqa: PLC0415 - only here
+    from station.demo.balance import SIMULATOR_NAMES  # noqa: PLC0415 - only here
 
     transport = "tcp" if args.tcp else "pty"
     status: int = run_simulator(SIMULATOR_NAMES[args.protocol], args.scenario, transport, out=out)

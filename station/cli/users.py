@@ -11,31 +11,19 @@ input with ``--password-stdin``. Errors are one line on stderr and exit status 1
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import getpass
-import json
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from station.bootstrap import services_on
+from station.cli.common import EXIT_FAILED, EXIT_OK, Run, acting_user, print_json, utc_now
+from station.core.accounts import AccountError, Role, parse_user_id
 from station.core.errors import StationError
-from station.records.database import database_url, make_engine
-from station.records.migrate import upgrade
-from station.records.users import (
-    AccountError,
-    DuplicateUser,
-    Role,
-    User,
-    UserDirectory,
-    parse_user_id,
-)
-
-EXIT_OK, EXIT_FAILED = 0, 1
-
-Run = Callable[[argparse.Namespace, TextIO], int]
+from station.records.record import open_record
+from station.records.users import DuplicateUser, User, UserDirectory
 
 
 def add_commands(commands: Any) -> None:
@@ -90,7 +78,7 @@ def _guarded(run: Run) -> Run:
     def guarded(args: argparse.Namespace, out: TextIO) -> int:
         try:
             return run(args, out)
-        except (StationError, ValueError) as error:
+        except (StationError, ValueError, OSError) as error:
             message = str(error)
         except SQLAlchemyError as error:
             cause: BaseException = error
@@ -104,20 +92,6 @@ def _guarded(run: Run) -> Run:
         return EXIT_FAILED
 
     return guarded
-
-
-def _acting_user() -> str:
-    """Who runs the command: ``os:`` and the operating-system login name."""
-    try:
-        return f"os:{getpass.getuser()}"
-    except (OSError, KeyError):
-        return f"os:uid={os.getuid()}"
-
-
-def _directory(args: argparse.Namespace) -> UserDirectory:
-    engine = make_engine(database_url(args.db))
-    upgrade(engine)
-    return UserDirectory(engine, lambda: dt.datetime.now(dt.UTC))
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -134,16 +108,17 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _with_directory(args: argparse.Namespace, action: Callable[[UserDirectory], int]) -> int:
-    directory = _directory(args)
+    """Run ``action`` on the accounts of the record at ``--db`` (created or migrated first)."""
+    record = open_record(args.db)
     try:
-        return action(directory)
+        return action(services_on(record, clock=utc_now).users)
     finally:
-        directory.engine.dispose()
+        record.close()
 
 
 def _run_add(args: argparse.Namespace, out: TextIO) -> int:
     role = Role(args.role)
-    by = _acting_user()
+    by = acting_user()
 
     def add(directory: UserDirectory) -> int:
         # Refuse what can be refused before anyone types a password twice.
@@ -161,7 +136,7 @@ def _run_add(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run_password(args: argparse.Namespace, out: TextIO) -> int:
-    by = _acting_user()
+    by = acting_user()
 
     def set_password(directory: UserDirectory) -> int:
         if directory.get(args.user_id) is None:
@@ -177,8 +152,7 @@ def _run_list(args: argparse.Namespace, out: TextIO) -> int:
     def listing(directory: UserDirectory) -> int:
         users = directory.list()
         if args.json:
-            json.dump([_user_json(u) for u in users], out, indent=2, ensure_ascii=False)
-            out.write("\n")
+            print_json([_user_json(u) for u in users], out)
             return EXIT_OK
         width = max((len(u.user_id) for u in users), default=0)
         for user in users:
@@ -205,7 +179,7 @@ def _user_json(user: User) -> dict[str, Any]:
 
 
 def _run_disable(args: argparse.Namespace, out: TextIO) -> int:
-    by = _acting_user()
+    by = acting_user()
 
     def disable(directory: UserDirectory) -> int:
         user = directory.disable(args.user_id, by=by, reason=args.reason)
@@ -216,7 +190,7 @@ def _run_disable(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run_enable(args: argparse.Namespace, out: TextIO) -> int:
-    by = _acting_user()
+    by = acting_user()
 
     def enable(directory: UserDirectory) -> int:
         user = directory.enable(args.user_id, by=by)

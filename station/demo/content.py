@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from station.config.catalog_files import formulary_path, load_worklist
+from station.core.accounts import Role
 from station.core.order_messages import OrderAction, OrderMessage
 from station.core.orders import DoseOrder, Worklist
 from station.records.formulary_versions import FormularyVersions
 from station.records.order_book import OrderBook
 from station.records.record import Record
-from station.records.users import Role, UserDirectory
+from station.records.users import UserDirectory
 
 Clock = Callable[[], dt.datetime]
 

@@ -46,6 +46,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from scale_drivers.sim.physics import Balance, BalanceModel
 from station.config.catalog_files import SAMPLE_DIR, load_worklist
 from station.core.errors import StationError
 from station.core.formulary import Formulary, Product, ProductRole
@@ -99,7 +100,6 @@ REMOTE_STATION = "sim-rph-remote"
 TECHNICIANS = ("tech.ana", "tech.raj", "tech.mia")
 PHARMACISTS: Mapping[str, str] = {"rph.ben": "Ben Adeyemi, PharmD",
                                   "rph.lee": "Lee Nakamura, PharmD"}
-SITE_TOLERANCE = Tolerance(Decimal("0.05"))
 BALANCE_CAPACITY = Decimal("1220")
 BALANCE_READABILITY = Decimal("0.001")
 BALANCE_SPEC = BalanceSpec(BALANCE_READABILITY, Decimal("0.0008"))
@@ -200,8 +200,11 @@ def _counted(number: int, noun: str) -> str:
 
 
 def seed(record: Record, count: int, *, seed: int | str, clock: Clock,
-         pan: PanFactory) -> SeedReport:
-    """Add ``count`` complete preparations to ``record``; the shift ends at ``clock()``."""
+         pan: PanFactory, site_tolerance: Tolerance) -> SeedReport:
+    """Add ``count`` complete preparations to ``record``; the shift ends at ``clock()``.
+
+    ``site_tolerance`` is the site's (``[site] tolerance``, from the bootstrap's services).
+    """
     if count < 1:
         raise SeedError(f"the number of preparations must be at least 1, got {count}")
     now = clock()
@@ -213,8 +216,8 @@ def seed(record: Record, count: int, *, seed: int | str, clock: Clock,
     rng = random.Random(f"station-seed:{seed}:{existing}")
     version, imported = _formulary_version(record, start - dt.timedelta(hours=1))
     formulary = version.formulary()
-    templates = _templates(formulary)
-    shift = _Shift(record, version, formulary, start, rng, pan)
+    templates = _templates(formulary, site_tolerance)
+    shift = _Shift(record, version, formulary, start, rng, pan, site_tolerance)
     outcomes = _deal(rng, count, _OUTCOME_WEIGHTS,
                      (VERIFIED, REJECTED, AWAITING_VERIFICATION) if count >= 3 else ())
     incidents = _deal(rng, count, _INCIDENT_WEIGHTS,
@@ -270,12 +273,12 @@ def _formulary_version(record: Record, utc: dt.datetime) -> tuple[FormularyVersi
     return imported, True
 
 
-def _templates(formulary: Formulary) -> list[DoseOrder]:
+def _templates(formulary: Formulary, site_tolerance: Tolerance) -> list[DoseOrder]:
     """The sample orders that can be made under this formulary, on the seeded balance."""
     usable = []
     for order in load_worklist(SAMPLE_DIR / "worklist.toml"):
         try:
-            recipe = build_recipe(order, formulary, SITE_TOLERANCE)
+            recipe = build_recipe(order, formulary, site_tolerance)
         except StationError:
             continue
         # The final bag, overfilled, with what went in, must fit on the balance.
@@ -423,8 +426,10 @@ class _Shift:
     """Everything the preparations of one seeding share."""
 
     def __init__(self, record: Record, version: FormularyVersion, formulary: Formulary,
-                 start: dt.datetime, rng: random.Random, pan: PanFactory) -> None:
+                 start: dt.datetime, rng: random.Random, pan: PanFactory,
+                 site_tolerance: Tolerance) -> None:
         self.record = record
+        self.site_tolerance = site_tolerance
         self.version = version
         self.formulary = formulary
         self.rng = rng
@@ -441,7 +446,7 @@ class _Shift:
 
     def _service(self, station_id: str) -> PreparationService:
         return PreparationService(self.record, station_id=station_id,
-                                  site_tolerance=SITE_TOLERANCE, clock=self.sim.utc)
+                                  site_tolerance=self.site_tolerance, clock=self.sim.utc)
 
 
 # ------------------------------------------------------------------------------ one preparation
@@ -709,3 +714,22 @@ class _Compounding:
         if step.kind is StepKind.WEIGH_NET or not drugs:
             return (bags[-1],) if bags else (drugs[-1],)
         return (bags[-1], drugs[0]) if bags else (drugs[0],)
+
+
+def simulated_balance(clock: Callable[[], float], rng: random.Random) -> SimulatedPan:
+    """The balance the seeder weighs on, on the seeder's clock (seconds).
+
+    A 1,220 g × 1 mg precision balance in a laminar-flow hood: repeatability 0.4 mg, airflow
+    0.3 mg, a little drift, stable after about a second of steady readings.
+    """
+    model = BalanceModel(
+        capacity=BALANCE_CAPACITY,
+        readability=BALANCE_READABILITY,
+        settle_time_constant=0.6,
+        stability_window=1.0,
+        noise_sd=0.0004,
+        drift_per_hour=0.002,
+        airflow_sd=0.0003,
+        airflow_time_constant=3.0,
+    )
+    return Balance(model, clock=clock, rng=rng)

@@ -27,12 +27,14 @@ from decimal import Decimal
 from typing import Any
 
 from scale_drivers.api import Balance
-from station.core.acceptance import AcceptanceTracker, Status
+from station.bootstrap import StationServices, services_on
+from station.config.model import StationConfig, StationSection
+from station.core.acceptance import Status
+from station.core.accounts import Meaning, Role
 from station.core.errors import StationError
 from station.core.formulary import Formulary
 from station.core.gravimetry import BalanceSpec, is_verifiable
 from station.core.orders import DoseOrder
-from station.core.quantities import Tolerance
 from station.core.recipe import Recipe, StepKind
 from station.core.workflow import Phase, Rejected
 from station.demo.camera import SimulatedCamera
@@ -49,12 +51,9 @@ from station.qualification.technician import (
     recalled_lot,
 )
 from station.records.formulary_versions import FormularyVersion
-from station.records.recalls import RecallList
 from station.records.record import Record
-from station.records.users import Meaning, Role, SessionManager, UserDirectory
 from station.services.hood import HoodSession, HoodView, NextAction
-from station.services.preparations import PreparationService
-from station.services.scan_events import ScanEvents
+from station.services.sessions import SessionManager
 
 STATION_ID = "QUALIFY"
 #: Turns (a look and an act) one preparation may take before it counts as stuck.
@@ -68,7 +67,6 @@ REJECT_REASON = "qualification run, not for a patient"
 #: caught, whatever else the station showed.
 WEIGHED_UNPLUGGED = "a weight was recorded while the balance was unplugged"
 CHECK_WEIGHT = Decimal("100.00")
-SITE_TOLERANCE = Tolerance(Decimal("0.05"))
 
 
 @dataclass
@@ -140,34 +138,43 @@ class Rig:
 Progress = Callable[[int, int, "QualificationResult"], None]
 
 
-def qualify(record: Record, rig: Rig, formulary_text: str, orders: Sequence[DoseOrder],
-            plan: Sequence[PlannedPreparation], *, seed: int,
-            clock: Callable[[], dt.datetime], site_tolerance: Tolerance = SITE_TOLERANCE,
+def qualification_services(record: Record, site: StationConfig, *,
+                           clock: Callable[[], dt.datetime]) -> StationServices:
+    """The services of the qualification's station on ``record``, under the site's rules.
+
+    The station is the qualification's own (``QUALIFY``, the 100 g check weight); the
+    site's configuration (``[site] tolerance``) is the one being qualified.
+    """
+    station = StationSection(id=STATION_ID, check_weight=CHECK_WEIGHT)
+    return services_on(record, replace(site, station=station), clock=clock)
+
+
+def qualify(services: StationServices, rig: Rig, formulary_text: str,
+            orders: Sequence[DoseOrder], plan: Sequence[PlannedPreparation], *, seed: int,
             progress: Progress | None = None,
             readability: Decimal | None = None) -> QualificationResult:
-    """Run ``plan`` at the simulated hood ``rig``, recording into ``record``.
+    """Run ``plan`` at the simulated hood ``rig``, recording through ``services``.
 
     ``formulary_text`` is imported only into a record without a formulary; a record that
     has one is qualified with its latest version. ``readability`` is the station's configured
     one (for a balance that does not report its own; see :class:`HeadlessStation`).
     """
     began = time.monotonic()
-    service = PreparationService(record, station_id=STATION_ID, site_tolerance=site_tolerance,
-                                 clock=clock)
+    clock = services.clock
     # A record in use keeps its own formulary: the run qualifies that one, and never
     # publishes another version to the stations sharing the record.
-    version = service.versions.latest() or service.versions.import_text(
+    version = services.versions.latest() or services.versions.import_text(
         formulary_text, "qualification formulary", imported_by="qualify", utc=clock())
     formulary_text = version.text
     formulary = version.formulary()
     run_id = secrets.token_hex(3)
-    directory = UserDirectory(record.engine, clock)
+    directory = services.users
     tech, rph = f"qualify.tech-{run_id}", f"qualify.rph-{run_id}"
     password = secrets.token_urlsafe(18)
     directory.add(tech, "Qualification technician", Role.TECHNICIAN, password, by="qualify")
     directory.add(rph, "Qualification pharmacist", Role.PHARMACIST, password, by="qualify")
-    sessions = SessionManager(directory)
-    recalls = RecallList(record.engine, clock)
+    sessions = services.sessions
+    recalls = services.recalls()
     recalled = [(p.ndc, recalled_lot(p, seed)) for p in formulary]
     for ndc, lot in recalled:
         recalls.add(ndc, lot, "recalled for a qualification run", by="qualify")
@@ -177,9 +184,8 @@ def qualify(record: Record, rig: Rig, formulary_text: str, orders: Sequence[Dose
                      Formulary.from_mapping(tomllib.loads(formulary_text)), today=today,
                      seed=seed,
                      check_weight=CHECK_WEIGHT)
-    technician = Technician(hands, hands.formulary, site_tolerance, seed=seed)
-    session = HoodSession(service, formulary, ScanEvents(recalls), AcceptanceTracker,
-                          station_id=STATION_ID, clock=clock)
+    technician = Technician(hands, hands.formulary, services.site_tolerance, seed=seed)
+    session = services.hood_session(formulary)
     station = HeadlessStation(session, camera, rig.open_balance,
                               repeatability=Decimal(0), check_weight=CHECK_WEIGHT,
                               readability=readability)

@@ -1,9 +1,15 @@
-"""The station at a qualification's hood: what it does with its devices, without a window.
+"""The station at a qualification's hood: its devices, driven without a window.
 
-It is what the station window's workers do, in one thread: decode camera frames into the
-acceptance rule, watch the balance's live readings and ask for a stable weight when the
-auto-capture rule says so, photograph on Enter, take the label from the handheld, and
-reconnect a balance that went away (under its own serial if another one came back). It
+:class:`HeadlessStation` decides nothing itself. It drives the devices the way the station
+window's workers do, in one thread — opens and identifies the balance, reads its live weight
+(pausing between readings as the window's live display does), reads camera frames and
+decodes them with the decode pipeline — and feeds every key press and every device event to
+the same :class:`~station.services.hood_controller.HoodController` the window's presenter
+feeds. The controller's requests (ask the balance for a stable weight, record it as a weight
+or the daily check, scan the camera's symbols, photograph a frame, confirm, retry, take the
+label) are carried out here at once against the :class:`~station.services.hood.HoodSession`.
+Whether a balance that identifies itself is used, and with which specification, is
+:func:`~station.services.hood_controller.balance_to_use`, as in the window. The station
 knows nothing of what the technician meant to do: only what the driver, the decoder and the
 photo check report.
 """
@@ -11,23 +17,34 @@ photo check report.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from scale_drivers.api import Balance, BalanceDisconnected, BalanceError, NotStable, Reading
+from scale_drivers.connection import LinkState
 from station.core.acceptance import Status, SymbolRead
-from station.core.capture import WeightCapture
-from station.core.gravimetry import BalanceSpec
 from station.demo.camera import SimulatedCamera
 from station.devices.decoding import DecodePipeline
 from station.qualification.technician import Move
-from station.services.hood import (
-    BalanceRefused,
-    HoodSession,
-    HoodView,
-    NextAction,
-    readability_to_use,
+from station.services.hood import BalanceRefused, HoodSession, HoodView
+from station.services.hood_controller import (
+    Confirm,
+    Finished,
+    GaugeMessage,
+    HoodController,
+    Request,
+    RequestStableWeight,
+    Retry,
+    SetStreaming,
+    ShowMessage,
+    SubmitBalanceCheck,
+    SubmitCameraRead,
+    SubmitHandheld,
+    SubmitLabel,
+    SubmitPhoto,
+    SubmitWeight,
+    balance_to_use,
 )
 
 #: Camera frames looked at per scan before giving the technician another turn.
@@ -55,7 +72,9 @@ class HeadlessStation:
 
     ``readability`` is the configured one (grams), as ``balance.readability`` in the
     station's configuration: used when the balance does not report its own, and a balance
-    that reports another is refused (:func:`station.services.hood.readability_to_use`).
+    that reports another is refused (:func:`~station.services.hood_controller.balance_to_use`).
+    ``repeatability`` is the balance's measured one, recorded with its weights (never below
+    the USP <41> floor).
     """
 
     def __init__(self, session: HoodSession, camera: SimulatedCamera,
@@ -69,19 +88,21 @@ class HeadlessStation:
         self.check_weight = check_weight
         self.configured_readability = readability
         self.pipeline = pipeline or DecodePipeline()
+        self.controller = HoodController(stable_timeout=STABLE_WITHIN)
         self._balance: Balance | None = None
-        self._readability = Decimal("0.01")
+        self._streaming = False
+        self._stable_weights = 0  # how many stable weights the balance has given
         self.balance_state = "not connected"
-        self._capture: WeightCapture | None = None
-        self._capture_key: tuple[object, ...] | None = None
 
     @property
     def balance_connected(self) -> bool:
         """Whether the station has a working balance now."""
         return self._balance is not None
 
+    # ------------------------------------------------------------ the balance
+
     def connect(self) -> bool:
-        """Open and identify the balance; tell the hood which one it is."""
+        """Open and identify the balance; tell the hood and the controller which one it is."""
         try:
             balance = self._open_balance()
         except BalanceError as error:
@@ -94,14 +115,16 @@ class HeadlessStation:
             self.balance_state = f"disconnected: {error}"
             return False
         try:
-            readability = readability_to_use(info, self.configured_readability)
+            usable = balance_to_use(info, self.configured_readability,
+                                    repeatability=self.repeatability)
         except BalanceRefused as error:
             balance.close()
             self.balance_state = f"refused: {error}"
             return False
-        self._balance, self._readability = balance, readability
-        self.session.connect_balance(replace(info, readability=readability), BalanceSpec(
-            readability, max(self.repeatability, Decimal("0.41") * readability)))
+        self._balance = balance
+        self.session.connect_balance(usable.info, usable.spec)
+        self._execute(self.controller.balance_identified(usable.info))
+        self._execute(self.controller.balance_link(LinkState.CONNECTED.value))
         self.balance_state = f"balance {info.serial_number} connected"
         return True
 
@@ -110,6 +133,7 @@ class HeadlessStation:
         if self._balance is not None:
             self._balance.close()
             self._balance = None
+            self._execute(self.controller.balance_link(LinkState.DISCONNECTED.value))
 
     def read_stable(self) -> Reading:
         """A stable weight off the balance now (connecting first if need be)."""
@@ -118,69 +142,68 @@ class HeadlessStation:
         assert self._balance is not None
         return self._balance.read_stable(STABLE_WITHIN)
 
+    # ------------------------------------------------------------ one turn
+
     def handle(self, move: Move) -> Outcome:
-        """Take the technician's key press, then do what the step needs of the devices."""
-        session = self.session
-        if move.retry:
-            session.retry()
-        view = session.view
-        action = view.next_action
-        if action is NextAction.SCAN:
-            self._look()
-        elif action is NextAction.SCAN_LABEL and move.scan is not None:
-            session.label_scanned(move.scan)
-        elif action is NextAction.CONFIRM and move.enter:
-            session.confirm()
-        elif action is NextAction.PHOTO and move.enter:
-            frame = self.camera.read()
-            if frame is not None:
-                session.photo(frame)
-        elif action in (NextAction.WEIGH, NextAction.BALANCE_CHECK):
-            self._weigh(action)
+        """Take the technician's key press, then read the devices the controller waits on.
+
+        A key press the hood answered (a retry, a confirmation, the label) is the turn: the
+        technician sees the new screen before the devices are read again. Otherwise the
+        station takes the photograph the controller waits for, or looks at the camera while
+        it scans, or watches the balance while it streams.
+        """
+        session, controller = self.session, self.controller
+        self._follow()  # the run starts, checks and closes preparations itself
+        keys: list[Request] = []
+        if move.retry or move.enter:
+            keys += controller.primary()
+        if move.scan is not None:
+            keys += controller.handheld(move.scan)
+        before = session.view
+        self._execute(keys)
+        if session.view is before:
+            if controller.photo_wanted:
+                self._photograph()
+            elif controller.scanning:
+                self._look()
+            elif self._streaming:
+                self._weigh()
         prep = session.preparation
         reason = prep.stop.reason.value if prep is not None and prep.stop is not None else None
         return Outcome(session.view, self.balance_connected, self.balance_state, reason)
 
+    def _photograph(self) -> None:
+        frame = self.camera.read()
+        if frame is not None:
+            self._execute(self.controller.frame(frame))
+
     def _look(self) -> None:
+        """Frames until the hood decides on what the camera read (or a turn's worth)."""
         for _ in range(FRAMES_PER_LOOK):
             frame = self.camera.read()
             if frame is None:
                 return
-            reads = [SymbolRead(s.scan_text, matrix=s.is_matrix)
-                     for s in self.pipeline.decode(frame.image)]
-            view = self.session.scan_reads(reads, frame_index=frame.index)
-            if view.decision is not Status.PENDING:
+            self._execute(self.controller.frame(frame))
+            requests = self.controller.symbols(frame, self.pipeline.decode(frame.image))
+            self._execute(requests)
+            if requests and self.session.view.decision is not Status.PENDING:
                 return
 
-    def _weigh(self, action: NextAction) -> None:
-        if self._balance is None and not self.connect():
-            return
+    def _weigh(self) -> None:
+        """Live readings until the balance gives a stable weight (or a turn's worth)."""
+        if self._balance is None:
+            if not self.connect():
+                return
+            self._follow()  # the hood's view names the balance (and may want its check)
         balance = self._balance
         assert balance is not None
-        view = self.session.view
-        key = (view.preparation_id, view.step_number, view.next_action, view.phase)
-        if self._capture is None or key != self._capture_key:
-            self._capture = WeightCapture(self._readability)
-            self._capture_key = key
-        capture = self._capture
+        taken = self._stable_weights
         try:
             for _ in range(READINGS_PER_LOOK):
                 time.sleep(LIVE_INTERVAL)
-                live = balance.read_immediate()
-                if not capture.offer(live.value, stable=live.stable):
-                    continue
-                capture.requested()
-                try:
-                    reading = balance.read_stable(STABLE_WITHIN)
-                except NotStable:
-                    capture.failed()
-                    continue
-                capture.taken(reading.value)
-                if action is NextAction.BALANCE_CHECK:
-                    self.session.record_balance_check(reading, self.check_weight)
-                else:
-                    self.session.weight(reading)
-                return
+                self._execute(self.controller.live_reading(balance.read_immediate(), ""))
+                if self._stable_weights != taken:
+                    return
         except BalanceDisconnected as error:
             self._lost(f"disconnected: {error}")
         except BalanceError as error:
@@ -189,3 +212,58 @@ class HeadlessStation:
     def _lost(self, state: str) -> None:
         self.close()
         self.balance_state = state
+
+    # ------------------------------------------------------------ the controller's requests
+
+    def _execute(self, requests: Sequence[Request]) -> None:
+        """Carry out ``requests`` in order; the hood's new view goes back to the controller."""
+        for request in requests:
+            match request:
+                case RequestStableWeight(timeout=timeout):
+                    self._stable_weight(timeout)
+                case SetStreaming(on=on):
+                    self._streaming = on
+                case ShowMessage() | GaugeMessage() | Finished():
+                    pass  # there is no screen: the run reads the hood's view
+                case _:
+                    self._submit(request)
+                    self._follow()
+
+    def _submit(self, request: Request) -> None:
+        session = self.session
+        match request:
+            case SubmitCameraRead(frame=frame, symbols=symbols):
+                session.scan_reads([SymbolRead(s.scan_text, matrix=s.is_matrix)
+                                    for s in symbols], frame_index=frame.index)
+            case SubmitHandheld(text=text):
+                session.scan_text(text, handheld=True)
+            case SubmitLabel(text=text):
+                session.label_scanned(text)
+            case SubmitWeight(reading=reading):
+                session.weight(reading)
+            case SubmitBalanceCheck(reading=reading):
+                session.record_balance_check(reading, self.check_weight)
+            case SubmitPhoto(frame=frame):
+                session.photo(frame)
+            case Confirm():
+                session.confirm()
+            case Retry():
+                session.retry()
+
+    def _stable_weight(self, timeout: float) -> None:
+        """Ask the balance for its stable weight; the controller hears the answer."""
+        balance = self._balance
+        assert balance is not None, "a stable weight is asked for while reading the balance"
+        try:
+            reading = balance.read_stable(timeout)
+        except NotStable as error:
+            self._execute(self.controller.stable_failed(str(error)))
+            return
+        self._stable_weights += 1
+        self._execute(self.controller.stable_reading(reading))
+
+    def _follow(self) -> None:
+        """Give the controller the hood's view when it changed."""
+        session = self.session
+        if session.view is not self.controller.view:
+            self._execute(self.controller.view_changed(session.view, session.preparation))

@@ -1,10 +1,10 @@
-"""Opened vials: when each was first punctured, until when it may be used, what is left.
+"""The opened vials' storage: first punctures, draws and discards. Storage only.
 
-USP <797> (2023): a single-dose vial opened in ISO Class 5 air may be used up to 12 hours
-after first puncture; a multiple-dose vial 28 days, unless the manufacturer's labeling says
-otherwise (see :meth:`station.core.bud.BudTable.opened_container_until`, which does the
-arithmetic). A vial is known by its NDC (any shape), lot and serial — what its GS1
-DataMatrix carries — so scanning it again finds it.
+A vial is known by its NDC (any shape), lot and serial — what its GS1 DataMatrix carries —
+so scanning it again finds it. Whether an opened vial may still be used, and the
+:class:`~station.core.opened_vials.OpenedVial` itself, are in :mod:`station.core.opened_vials`;
+the beyond-use arithmetic of USP <797> is
+:meth:`station.core.bud.BudTable.opened_container_until`.
 
 Its history is a list of events in the append-only ``opened_vial_events`` table: *opened*
 (with the beyond-use time computed then, and the volume in the vial), *drawn* (a volume
@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -38,9 +38,9 @@ from sqlalchemy import (
 )
 
 from station.core.bud import BudTable
-from station.core.errors import StationError
 from station.core.formulary import Product
 from station.core.identifiers import Lot, Ndc, Serial
+from station.core.opened_vials import OpenedVial, OpenedVialError, aware, check, site_minute
 
 Clock = Callable[[], dt.datetime]
 
@@ -60,54 +60,9 @@ opened_vial_events = Table(
 )
 
 
-class OpenedVialError(StationError):
-    """An opened-vial change that cannot be made: unknown vial, too large a draw, expired."""
-
-
 def vial_key(ndc: Ndc, lot: str | Lot, serial: str | Serial) -> str:
     """The identity of one vial: the NDC's 12-digit key, lot and serial."""
     return f"{ndc.key}|{lot}|{serial}"
-
-
-@dataclass(frozen=True)
-class OpenedVial:
-    """One opened vial, folded from its events."""
-
-    key: str
-    ndc: Ndc
-    product_name: str
-    lot: str
-    serial: str
-    multi_dose: bool
-    punctured_at: dt.datetime
-    beyond_use: dt.datetime
-    rule: str
-    opened_ml: Decimal
-    remaining_ml: Decimal
-    discarded_at: dt.datetime | None = None
-    discard_reason: str | None = None
-
-    @property
-    def label(self) -> str:
-        """The vial as a technician reads it."""
-        return f"{self.product_name} (NDC {self.ndc}) lot {self.lot} serial {self.serial}"
-
-    def expired(self, now: dt.datetime) -> bool:
-        """True when ``now`` is after the beyond-use time."""
-        return _aware(now, "now").astimezone(dt.UTC) > self.beyond_use.astimezone(dt.UTC)
-
-
-def check(vial: OpenedVial, now: dt.datetime) -> str | None:
-    """Why the vial must not be used at ``now`` (a refusal to show), or None when it may be."""
-    if vial.discarded_at is not None:
-        return (f"opened vial {vial.label} was discarded at "
-                f"{_show(vial.discarded_at, vial.beyond_use)}: take another vial")
-    if vial.expired(now):
-        return (f"opened vial expired at {_show(vial.beyond_use, vial.beyond_use)}: discard it "
-                f"({vial.label}; {vial.rule})")
-    if vial.remaining_ml <= 0:
-        return f"opened vial {vial.label} is empty: discard it"
-    return None
 
 
 class OpenedVials:
@@ -130,7 +85,7 @@ class OpenedVials:
         """
         lot_text, serial_text = str(Lot(str(lot).strip())), str(Serial(str(serial).strip()))
         volume = _volume(remaining_ml, "the volume in the vial")
-        _aware(punctured_at, "punctured_at")
+        aware(punctured_at, "punctured_at")
         beyond = self.bud_table.opened_container_until(
             punctured_at, multi_dose=product.multi_dose, manufacturer_limit=manufacturer_limit,
             expiry=expiry)
@@ -147,7 +102,7 @@ class OpenedVials:
             if existing is not None:
                 raise OpenedVialError(
                     f"vial {existing.label} was already opened at "
-                    f"{_show(existing.punctured_at, existing.punctured_at)}")
+                    f"{site_minute(existing.punctured_at, existing.punctured_at)}")
             self._insert(connection, key, OPENED, payload)
         vial = _fold([(OPENED, payload)])
         assert vial is not None
@@ -159,7 +114,7 @@ class OpenedVials:
         volume = _volume(volume_ml, "the volume drawn")
         if volume <= 0:
             raise OpenedVialError(f"the volume drawn must be greater than zero, got {volume} mL")
-        moment = _aware(at, "at") if at is not None else self._clock()
+        moment = aware(at, "at") if at is not None else self._clock()
         with self.engine.begin() as connection:
             self._lock(connection)
             history = self._events(connection, key)
@@ -179,7 +134,7 @@ class OpenedVials:
     def discard(self, key: str, reason: str, *, at: dt.datetime | None = None,
                 by: str = "") -> OpenedVial:
         """Record that the vial was thrown away."""
-        moment = _aware(at, "at") if at is not None else self._clock()
+        moment = aware(at, "at") if at is not None else self._clock()
         with self.engine.begin() as connection:
             self._lock(connection)
             vial = _fold(self._events(connection, key))
@@ -225,7 +180,7 @@ class OpenedVials:
 
     def _insert(self, connection: Connection, key: str, kind: str,
                 payload: dict[str, Any]) -> None:
-        now = _aware(self._clock(), "the clock's time")
+        now = aware(self._clock(), "the clock's time")
         connection.execute(insert(opened_vial_events).values(
             vial_key=key, kind=kind, recorded_at=now.astimezone(dt.UTC).isoformat(),
             payload=json.dumps(payload, sort_keys=True, ensure_ascii=False)))
@@ -262,15 +217,3 @@ def _volume(value: Decimal | int | str, what: str) -> Decimal:
     if not volume.is_finite() or volume < 0:
         raise OpenedVialError(f"{what} must be a non-negative number of mL, got {value}")
     return volume
-
-
-def _aware(moment: dt.datetime, name: str) -> dt.datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise OpenedVialError(f"{name} {moment.isoformat()} has no timezone")
-    return moment
-
-
-def _show(moment: dt.datetime, like: dt.datetime) -> str:
-    """A time in the zone of ``like`` (the site's), to the minute."""
-    zone = like.tzinfo
-    return moment.astimezone(zone).isoformat(timespec="minutes")

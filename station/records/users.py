@@ -1,9 +1,14 @@
-"""Accounts, logins, idle-locking sessions and electronic signatures (21 CFR Part 11).
+"""The accounts' storage: their append-only history, logins and lockouts. Storage only.
 
 Accounts are an append-only history in ``user_events`` (created, password_set, disabled,
 enabled, login_failed, login_succeeded, locked_out); the current state of an account is a
 pure fold over its events (:func:`fold`). Nothing is ever updated: a new password or a
-lockout is a new row, and the database refuses UPDATE and DELETE on the table.
+lockout is a new row, and the database refuses UPDATE and DELETE on the table. Passwords
+are kept only as argon2 hashes, checked here.
+
+The rules about roles, signature meanings, user ids and passwords, and the errors an
+authentication raises, are in :mod:`station.core.accounts`; sessions and signing are in
+:mod:`station.services.sessions`.
 
 Authentication (:meth:`UserDirectory.authenticate`):
 
@@ -18,25 +23,6 @@ Authentication (:meth:`UserDirectory.authenticate`):
   ``(unknown)`` *without* the text typed, because people type passwords into the user-id
   field and this table is never purged.
 
-Signatures (:meth:`SessionManager.sign`) always ask for the password again: the session
-gives the first component (the user id, from a login) and the password is the second, at
-every signing, which meets Part 11's two-component rule for the first signing of a session
-and exceeds it for the later ones. Who may give which meaning is :data:`SIGNING_RIGHTS`:
-
-============  ===========================================================================
-technician    prepared
-pharmacist    prepared, verified, rejected, override-approved, in-process-checked,
-              formulary-imported
-auditor       (nothing: auditors read the record)
-admin         (nothing: administrators manage accounts; a person who also compounds or
-              verifies has a second, pharmacy account, so account administration and the
-              clinical record stay separate duties)
-============  ===========================================================================
-
-The formulary (drugs, concentrations, specific gravities) is clinical content that every
-weight check relies on, so importing it is a pharmacist's signature, not an administrator's.
-That the verifier is not the preparer is the workflow's rule (:mod:`station.core.workflow`).
-
 Account changes carry ``by``: who made them. The directory records it and does not check
 it; the command line passes the operating-system account (``os:<login>``).
 """
@@ -46,7 +32,6 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -57,39 +42,37 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, Select, func, insert, or_, select, text
 from sqlalchemy.engine import Connection, Row
 
-from station.core.errors import StationError
+from station.core.accounts import (
+    SIGNING_RIGHTS,
+    AccountDisabled,
+    AccountError,
+    AccountLocked,
+    AuthenticationError,
+    AuthenticationFailed,
+    Meaning,
+    Role,
+    WeakPassword,
+    check_password,
+    is_user_id,
+    parse_user_id,
+)
 from station.records.schema import user_events
 
 MAX_FAILED_LOGINS = 5
 """Consecutive wrong passwords that lock an account until an administrator enables it."""
 
-MIN_PASSWORD_LENGTH = 10
-DEFAULT_IDLE_LIMIT = dt.timedelta(minutes=10)
 UNKNOWN_USER = "(unknown)"
 """The ``user_id`` under which attempts on a user id that does not exist are recorded."""
 
-_USER_ID = re.compile(r"[a-z][a-z0-9._-]{1,63}")
 # Any constant will do: every change to user_events takes this advisory lock on PostgreSQL
 # (the event store uses another), so failure counts stay exact under concurrent logins.
 _USERS_LOCK = 0x5553_4552_535F_4C4B
 
 Clock = Callable[[], dt.datetime]
-Purpose = Literal["login", "unlock", "signature"]
+Purpose = Literal["login", "unlock", "signature", "countersignature"]
 
 
 # ------------------------------------------------------------------------------ errors
-
-
-class AccountError(StationError):
-    """A change to an account was refused; nothing was recorded."""
-
-
-class InvalidUserId(AccountError, ValueError):
-    """The text is not a user id."""
-
-
-class WeakPassword(AccountError, ValueError):
-    """The new password does not meet the password rules."""
 
 
 class DuplicateUser(AccountError):
@@ -100,78 +83,7 @@ class UnknownUser(AccountError, LookupError):
     """No account has this user id."""
 
 
-class AuthenticationError(StationError):
-    """A user could not be authenticated; the attempt was recorded."""
-
-
-class AuthenticationFailed(AuthenticationError):
-    """Wrong password or unknown user id (the message does not say which)."""
-
-    def __init__(self) -> None:
-        super().__init__("user id or password is wrong")
-
-
-class AccountDisabled(AuthenticationError):
-    """The account is disabled."""
-
-
-class AccountLocked(AuthenticationError):
-    """Too many consecutive failed logins; an administrator must enable the account."""
-
-
-class SessionLocked(AuthenticationError):
-    """The session was idle too long (or locked on purpose); the password unlocks it."""
-
-
-class SignatureRefused(StationError):
-    """The signer may not give this meaning, or the meaning is unknown."""
-
-
 # ------------------------------------------------------------------------------ values
-
-
-class Role(Enum):
-    """What an account is for; each account has exactly one."""
-
-    TECHNICIAN = "technician"
-    PHARMACIST = "pharmacist"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
-
-    @property
-    def with_article(self) -> str:
-        """The role as it reads in a sentence: "a technician", "an auditor"."""
-        return f"{'an' if self.value[:1] in 'aeiou' else 'a'} {self.value}"
-
-
-class Meaning(Enum):
-    """What a signature means (shown with it on every display and printout)."""
-
-    PREPARED = "prepared"
-    VERIFIED = "verified"
-    REJECTED = "rejected"
-    OVERRIDE_APPROVED = "override-approved"
-    IN_PROCESS_CHECKED = "in-process-checked"
-    FORMULARY_IMPORTED = "formulary-imported"
-
-    @classmethod
-    def parse(cls, text: str) -> Meaning:
-        """The meaning named ``text``, or :class:`SignatureRefused` listing the known ones."""
-        try:
-            return cls(text)
-        except ValueError:
-            known = ", ".join(m.value for m in cls)
-            raise SignatureRefused(
-                f"unknown signature meaning {text!r}: expected one of {known}"
-            ) from None
-
-
-SIGNING_RIGHTS: Mapping[Role, frozenset[Meaning]] = {
-    Role.TECHNICIAN: frozenset({Meaning.PREPARED}),
-    Role.PHARMACIST: frozenset(Meaning),
-    Role.AUDITOR: frozenset(),
-    Role.ADMIN: frozenset(),
-}
 
 
 class UserEventKind(Enum):
@@ -228,42 +140,6 @@ class User:
     def may_sign(self, meaning: Meaning) -> bool:
         """Whether the account's role allows a signature with this meaning."""
         return meaning in SIGNING_RIGHTS[self.role]
-
-
-def parse_user_id(text: str) -> str:
-    """``text`` if it is a user id: 2–64 lowercase letters, digits, '.', '_' or '-'.
-
-    >>> parse_user_id("rph.jane")
-    'rph.jane'
-    >>> parse_user_id("Jane")
-    Traceback (most recent call last):
-    ...
-    station.records.users.InvalidUserId: user id 'Jane' is not valid: expected 2 to 64 \
-lowercase letters, digits, '.', '_' or '-', starting with a letter
-    """
-    if not _USER_ID.fullmatch(text):
-        raise InvalidUserId(
-            f"user id {text!r} is not valid: expected 2 to 64 lowercase letters, digits, "
-            "'.', '_' or '-', starting with a letter"
-        )
-    return text
-
-
-def check_password(user_id: str, password: str) -> None:
-    """Raise :class:`WeakPassword` unless ``password`` meets the rules.
-
-    >>> check_password("rph.jane", "short")
-    Traceback (most recent call last):
-    ...
-    station.records.users.WeakPassword: password is too short: at least 10 characters, got 5
-    """
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(
-            f"password is too short: at least {MIN_PASSWORD_LENGTH} characters, "
-            f"got {len(password)}"
-        )
-    if user_id.casefold() in password.casefold():
-        raise WeakPassword("password must not contain the user id")
 
 
 def fold(events: Iterable[UserEvent]) -> User | None:
@@ -411,13 +287,16 @@ class UserDirectory:
 
     # -------------------------------------------------------------- authenticating
 
-    def authenticate(self, user_id: str, password: str, *,
-                     purpose: Purpose = "login") -> User:
-        """The account, if ``password`` is its password and it may log in; always recorded."""
-        return self._authenticate(user_id, password, {"purpose": purpose})
+    def authenticate(self, user_id: str, password: str, *, purpose: Purpose = "login",
+                     meaning: Meaning | None = None) -> User:
+        """The account, if ``password`` is its password and it may log in; always recorded.
 
-    def _authenticate(self, user_id: str, password: str, context: Mapping[str, str]) -> User:
-        seen = self.get(user_id) if _USER_ID.fullmatch(user_id) else None
+        ``purpose`` (and, for a signature, its ``meaning``) is recorded with the attempt.
+        """
+        context: dict[str, str] = {"purpose": purpose}
+        if meaning is not None:
+            context["meaning"] = meaning.value
+        seen = self.get(user_id) if is_user_id(user_id) else None
         if seen is None:
             self._verify(self._dummy(), password)  # the same work as for a real account
             self._record(UNKNOWN_USER, [(UserEventKind.LOGIN_FAILED,
@@ -571,147 +450,3 @@ def _actor(by: str) -> str:
     if not by:
         raise AccountError("an account change must say who makes it (by)")
     return by
-
-
-# ------------------------------------------------------------------------------ sessions
-
-
-@dataclass
-class Session:
-    """A logged-in user at a station.
-
-    Mutable on purpose: it is the live state of one screen, not a record. It locks when
-    ``idle_limit`` passes without activity (or when :meth:`lock` is called); only the
-    user's password unlocks it (:meth:`SessionManager.unlock`).
-    """
-
-    user: User
-    started: dt.datetime
-    last_activity: dt.datetime
-    signed_once: bool = False
-    idle_limit: dt.timedelta = DEFAULT_IDLE_LIMIT
-    locked: bool = False
-
-    def is_locked(self, now: dt.datetime) -> bool:
-        """Whether the session is locked at ``now``."""
-        return self.locked or now - self.last_activity >= self.idle_limit
-
-    def touch(self, now: dt.datetime) -> None:
-        """Record activity at ``now``; raises :class:`SessionLocked` if it is locked."""
-        if self.is_locked(now):
-            self.locked = True
-            raise SessionLocked(
-                f"the session of {self.user.user_id} is locked: enter the password to unlock it"
-            )
-        self.last_activity = max(self.last_activity, now)
-
-    def lock(self) -> None:
-        """Lock the session now (the user steps away)."""
-        self.locked = True
-
-
-@dataclass(frozen=True)
-class Signature:
-    """An electronic signature: who (user id and printed name), what it means, and when."""
-
-    user_id: str
-    printed_name: str
-    meaning: Meaning
-    utc: str
-
-    def manifestation(self) -> str:
-        """The signature as shown and printed: name, user id, meaning, UTC date and time."""
-        when = dt.datetime.fromisoformat(self.utc).astimezone(dt.UTC)
-        return (f"{self.printed_name} ({self.user_id}) — {self.meaning.value} — "
-                f"{when:%Y-%m-%d %H:%M:%S} UTC")
-
-    def as_payload(self) -> dict[str, str]:
-        """The signature as JSON values, to record inside the signed event."""
-        return {"user_id": self.user_id, "printed_name": self.printed_name,
-                "meaning": self.meaning.value, "utc": self.utc}
-
-    @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> Signature:
-        """The signature recorded by :meth:`as_payload`."""
-        return cls(str(payload["user_id"]), str(payload["printed_name"]),
-                   Meaning(payload["meaning"]), str(payload["utc"]))
-
-
-class SessionManager:
-    """Starts, unlocks and signs within sessions, re-authenticating against ``directory``."""
-
-    def __init__(self, directory: UserDirectory, *,
-                 idle_limit: dt.timedelta = DEFAULT_IDLE_LIMIT) -> None:
-        if idle_limit <= dt.timedelta(0):
-            raise ValueError(f"the idle limit must be positive, got {idle_limit}")
-        self.directory = directory
-        self.idle_limit = idle_limit
-
-    def start(self, user_id: str, password: str, *, now: dt.datetime) -> Session:
-        """Log in: a new session for the user, or an :class:`AuthenticationError`."""
-        _aware(now)
-        user = self.directory.authenticate(user_id, password, purpose="login")
-        return Session(user, now, now, idle_limit=self.idle_limit)
-
-    def unlock(self, session: Session, password: str, *, now: dt.datetime) -> None:
-        """Unlock the session with its user's password."""
-        _aware(now)
-        session.user = self.directory.authenticate(session.user.user_id, password,
-                                                   purpose="unlock")
-        session.locked = False
-        session.last_activity = now
-
-    def sign(self, session: Session, password: str, meaning: Meaning | str, *,
-             now: dt.datetime) -> Signature:
-        """Sign with ``meaning`` at ``now``: always re-checks the password.
-
-        Refuses an unknown meaning or one the user's role may not give
-        (:class:`SignatureRefused`, before the password is tried), a locked session
-        (:class:`SessionLocked`), and whatever :meth:`UserDirectory.authenticate` refuses
-        (wrong password, disabled or locked account).
-        """
-        _aware(now)
-        meaning = meaning if isinstance(meaning, Meaning) else Meaning.parse(meaning)
-        _require_right(session.user, meaning)
-        session.touch(now)
-        user = self.directory._authenticate(
-            session.user.user_id, password, {"purpose": "signature", "meaning": meaning.value}
-        )
-        session.user = user
-        session.signed_once = True
-        return _signature(user, meaning, now)
-
-    def countersign(self, user_id: str, password: str, meaning: Meaning | str, *,
-                    now: dt.datetime) -> Signature:
-        """Another user signs at this station (a pharmacist at the technician's hood).
-
-        Their id and password are both entered for this one signature; no session of theirs
-        starts. Refuses an unknown user the same way as a wrong password, and a role that may
-        not give ``meaning`` (:class:`SignatureRefused`) after the password is checked, so
-        the refusal does not tell a stranger which accounts exist.
-        """
-        _aware(now)
-        meaning = meaning if isinstance(meaning, Meaning) else Meaning.parse(meaning)
-        user = self.directory._authenticate(
-            user_id, password, {"purpose": "countersignature", "meaning": meaning.value})
-        _require_right(user, meaning)
-        return _signature(user, meaning, now)
-
-
-def _require_right(user: User, meaning: Meaning) -> None:
-    if not user.may_sign(meaning):
-        allowed = ", ".join(sorted(m.value for m in SIGNING_RIGHTS[user.role]))
-        raise SignatureRefused(
-            f"{user.role.with_article} may not sign as {meaning.value}"
-            + (f" (allowed: {allowed})" if allowed else " (this role signs nothing)")
-        )
-
-
-def _signature(user: User, meaning: Meaning, now: dt.datetime) -> Signature:
-    return Signature(user.user_id, user.printed_name, meaning,
-                     now.astimezone(dt.UTC).isoformat())
-
-
-def _aware(now: dt.datetime) -> None:
-    if now.tzinfo is None:
-        raise ValueError("the time needs a UTC offset")

@@ -73,7 +73,8 @@ from station.reports.pdf_layout import (
     NumberedCanvas,
 )
 from station.services.preparations import PreparationService
-from station.services.review import (
+from station.services.review.build import review_preparation
+from station.services.review.model import (
     ALERT,
     PhotoView,
     PreparationReview,
@@ -82,9 +83,8 @@ from station.services.review import (
     StepView,
     TimelineEntry,
     WeightView,
-    near_tolerance,
-    review_preparation,
 )
+from station.services.review.wording import near_tolerance
 
 __all__ = ["BUD_NOT_RECORDED", "write_compounding_record"]
 
@@ -102,7 +102,7 @@ def write_compounding_record(
 
     ``chain_ok`` is what a chain check found (``station audit verify``): True (intact), False
     (broken) or None (not checked), printed beside the record's last hash. Nothing is written
-    when the preparation is unknown (:class:`~station.services.review.UnknownPreparation`).
+    when the preparation is unknown (:class:`~station.services.review.build.UnknownPreparation`).
     """
     review = review_preparation(service, preparation_id)
     printed = service.clock().astimezone(dt.UTC)

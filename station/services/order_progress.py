@@ -5,13 +5,15 @@ of it is started, held for a check or verification, or released; it comes back w
 preparation is cancelled or rejected. An order whose latest preparation was rejected comes
 back as a remake: :meth:`OrderProgress.remake_of` names the rejected preparation, which the
 new one records as ``remake_of``. :class:`OrderProgress` folds the record's ``created`` and
-``state_changed`` events once, then only the events appended since.
+``state_changed`` events once, then only the events appended since. The orders themselves
+come from an :class:`OrderSource` (the order book).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from station.core.orders import DoseOrder, Worklist
 from station.core.workflow import Phase
@@ -22,6 +24,18 @@ TAKING_PHASES = frozenset({
     Phase.READY, Phase.IN_PROGRESS, Phase.HARD_STOP, Phase.AWAITING_CHECK,
     Phase.AWAITING_VERIFICATION, Phase.VERIFIED,
 })
+
+
+class OrderSource(Protocol):
+    """Where the orders come from: the order book, as a hood reads it."""
+
+    def worklist(self) -> Worklist:
+        """The orders waiting to be prepared."""
+        ...
+
+    def order(self, order_id: str) -> DoseOrder:
+        """One order on the worklist, or :class:`~station.core.errors.UnknownOrder`."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from station.core.accounts import Meaning, Signature
 from station.core.errors import StationError
 from station.core.formulary import Formulary
 from station.core.gravimetry import BalanceSpec
@@ -45,7 +46,6 @@ from station.core.workflow import (
 from station.records.formulary_versions import FormularyVersion, FormularyVersions
 from station.records.record import Record
 from station.records.store import NewEvent, StoredEvent
-from station.records.users import Meaning, Signature
 
 CREATED = "created"
 #: Facts the record keeps for auditors and search; replay recomputes them.
@@ -180,14 +180,19 @@ def from_payload(kind: str, user: str, payload: Mapping[str, Any],
 
 
 class PreparationService:
-    """Creates, advances and reads back preparations on one record."""
+    """Creates, advances and reads back preparations on one record.
+
+    ``site_tolerance`` is the one a new preparation is made to (``[site] tolerance``). A
+    service without one only reads: every preparation replays with the tolerance its own
+    record names, and :meth:`create` is refused.
+    """
 
     def __init__(
         self,
         record: Record,
         *,
         station_id: str,
-        site_tolerance: Tolerance,
+        site_tolerance: Tolerance | None,
         clock: Callable[[], dt.datetime],
     ) -> None:
         self.record = record
@@ -204,6 +209,9 @@ class PreparationService:
         ``remake_of`` names the rejected preparation this one remakes; it is kept in the
         ``created`` payload so the record links the two.
         """
+        if self.site_tolerance is None:
+            raise StationError("this service only reads the record: it has no site tolerance "
+                               "to make a preparation to")
         preparation_id = preparation_id or new_preparation_id()
         recipe = build_recipe(order, version.formulary(), self.site_tolerance)
         payload: dict[str, Any] = {

@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 
 from station.core.acceptance import Decision
+from station.core.opened_vials import check
 from station.core.workflow import ProductScanned
 from station.records.ndc_directory import NdcDirectory, not_in_formulary_message
-from station.records.opened_vials import OpenedVials, check
+from station.records.opened_vials import OpenedVials
 from station.records.recalls import RecallList
 
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from station.records.formulary_versions import FormularyVersions
 from station.records.record import open_record
 
@@ -19,6 +21,7 @@ def station(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
                           check=False, timeout=60)
 
 
+@pytest.mark.slow
 def test_only_a_pharmacists_signature_imports_a_version(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     for user, role in (("rph.ben", "pharmacist"), ("tech.ana", "technician")):

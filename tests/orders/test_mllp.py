@@ -24,6 +24,10 @@ from station.intake.mllp import (
 from station.records.database import make_engine
 from station.records.migrate import upgrade
 from station.records.order_book import OrderBook
+from tests.clock import FakeClock
+
+#: A real TCP server per test, each stop waiting out its accept loop.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 HL7 = ROOT / "fixtures" / "orders" / "hl7"
@@ -73,7 +77,7 @@ def intake(tmp_path) -> Iterator[OrderIntake]:
     upgrade(engine)
     formulary = load_formulary(ROOT / "fixtures" / "formulary.toml")
     numbers = iter(range(1, 1000))
-    yield OrderIntake(OrderBook(engine, lambda: T0), formulary, clock=lambda: T0,
+    yield OrderIntake(OrderBook(engine, FakeClock(T0)), formulary, clock=FakeClock(T0),
                       new_id=lambda: f"ACK{next(numbers)}")
     engine.dispose()
 

@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from station.cli.orders import OrderIntake, add_commands
+from station.cli.orders import OrderIntake, add_actions
 from station.config.catalog_files import load_formulary
 from station.core.errors import UnknownOrder
 from station.intake.fhir import folder_resolver
 from station.intake.hl7v2 import parse_order
 from station.records.database import make_engine
 from station.records.order_book import EventKind, OrderBook, OutcomeKind
-from tests.records.conftest import backend  # noqa: F401 - the two-backend fixture
+from tests.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 HL7 = ROOT / "fixtures" / "orders" / "hl7"
@@ -33,8 +33,8 @@ def formulary():
 
 
 @pytest.fixture
-def book(backend):  # noqa: F811 - the fixture imported above
-    return OrderBook(backend.engine, lambda: T0)
+def book(backend):
+    return OrderBook(backend.engine, FakeClock(T0))
 
 
 def message(name, formulary):
@@ -116,9 +116,9 @@ def test_out_of_order_messages_are_rejected_and_recorded(book, formulary, steps,
     assert [r.reason for r in book.rejected()] == [reason]
 
 
-def test_intake_records_rejections_with_their_reason(backend, formulary):  # noqa: F811
-    book = OrderBook(backend.engine, lambda: T0)
-    intake = OrderIntake(book, formulary, clock=lambda: T0, new_id=lambda: "ACK1")
+def test_intake_records_rejections_with_their_reason(backend, formulary):
+    book = OrderBook(backend.engine, FakeClock(T0))
+    intake = OrderIntake(book, formulary, clock=FakeClock(T0), new_id=lambda: "ACK1")
     outcome, ack = intake.hl7((HL7 / "bad_unknown_ndc.hl7").read_text(), "mllp:test")
     assert ack.split("\r")[1] == (
         "MSA|AE|MSG-20261126-0005|RXE-2 give code: NDC 12345-678-90 is not in the formulary")
@@ -138,7 +138,7 @@ def test_intake_records_rejections_with_their_reason(backend, formulary):  # noq
 
 
 def test_fhir_and_hl7_meet_in_one_worklist(book, formulary):
-    intake = OrderIntake(book, formulary, clock=lambda: T0)
+    intake = OrderIntake(book, formulary, clock=FakeClock(T0))
     intake.hl7((HL7 / "nw_morphine_syringe_stat.hl7").read_text(), "mllp")
     intake.fhir((FHIR / "active_contained_cefazolin.json").read_text(), "file")
     intake.fhir((FHIR / "folder_referenced_meropenem.json").read_text(), "file",
@@ -153,14 +153,14 @@ def test_fhir_and_hl7_meet_in_one_worklist(book, formulary):
     "UPDATE order_events SET kind = 'received'",
     "DELETE FROM order_events",
 ])
-def test_the_database_refuses_changes(backend, book, formulary, statement):  # noqa: F811
+def test_the_database_refuses_changes(backend, book, formulary, statement):
     book.receive(message("nw_vancomycin.hl7", formulary), "test")
     with pytest.raises(DBAPIError, match="append-only"), backend.engine.begin() as connection:
         connection.execute(text(statement))
     assert len(book.events()) == 1
 
 
-def test_postgres_refuses_truncate(backend, book, formulary):  # noqa: F811
+def test_postgres_refuses_truncate(backend, book, formulary):
     if backend.name != "postgresql":
         pytest.skip("SQLite has no TRUNCATE")
     book.receive(message("nw_vancomycin.hl7", formulary), "test")
@@ -169,12 +169,12 @@ def test_postgres_refuses_truncate(backend, book, formulary):  # noqa: F811
     assert len(book.events()) == 1
 
 
-def test_the_application_role_may_append_but_not_change(backend, formulary):  # noqa: F811
+def test_the_application_role_may_append_but_not_change(backend, formulary):
     if backend.app_url is None:
         pytest.skip("only PostgreSQL has a separate application role")
     engine = make_engine(backend.app_url)
     try:
-        app_book = OrderBook(engine, lambda: T0)
+        app_book = OrderBook(engine, FakeClock(T0))
         outcome = app_book.receive(message("nw_vancomycin.hl7", formulary), "test")
         assert outcome.accepted
         with pytest.raises(DBAPIError), engine.begin() as connection:
@@ -185,13 +185,13 @@ def test_the_application_role_may_append_but_not_change(backend, formulary):  # 
 
 def run_import(argv, capsys):
     parser = argparse.ArgumentParser(prog="station orders")
-    add_commands(parser.add_subparsers(dest="orders_command"))
+    add_actions(parser.add_subparsers(dest="orders_command"))
     args = parser.parse_args(argv)
     status = args.run(args, sys.stdout)
     return status, capsys.readouterr().out
 
 
-def test_import_command_prints_one_line_per_file(backend, capsys):  # noqa: F811
+def test_import_command_prints_one_line_per_file(backend, capsys):
     formulary_file = str(ROOT / "fixtures" / "formulary.toml")
     files = [HL7 / "nw_vancomycin.hl7", HL7 / "bad_unknown_ndc.hl7",
              FHIR / "folder_referenced_meropenem.json", FHIR / "resource_patient_okafor.json"]

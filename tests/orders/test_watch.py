@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from station.intake.watch import FolderWatch
 
 STATION = Path(sys.executable).with_name("station")
@@ -35,6 +37,7 @@ def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
     return process.stdout.readline() if ready else ""
 
 
+@pytest.mark.slow  # the watch command polling its folder
 def test_the_watch_command_imports_an_order_dropped_into_the_folder(tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()

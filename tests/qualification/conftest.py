@@ -7,9 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from scale_drivers.sim.scenario import load_scenario
-from station.cli.qualify import SCENARIO, simulated_rig
+from station.qualification.rig import SCENARIO, simulated_rig
 from station.qualification.run import Rig
-from tests.records.conftest import backend  # noqa: F401 - the fixture, on both backends
 
 
 @pytest.fixture

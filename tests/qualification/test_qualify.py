@@ -22,13 +22,17 @@ import station.qualification.technician as technician_module
 from scale_drivers.api import Reading
 from station.cli.qualify import SCENARIO, format_result
 from station.config.catalog_files import formulary_path, load_worklist
+from station.config.model import StationConfig
 from station.core.errors import StationError
 from station.qualification.plan import ErrorKind, PlannedPreparation
-from station.qualification.run import REJECT_REASON, STATION_ID, qualify
+from station.qualification.run import REJECT_REASON, STATION_ID, qualification_services, qualify
 from station.qualification.station_side import HeadlessStation
 from station.records.formulary_versions import FormularyVersions
 from station.records.record import open_record
 from station.reports.qualification_pdf import write_qualification_report
+
+#: Whole qualification runs on the simulated hood: tens of seconds each.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 #: What the station must show for each kind (the start of its stop, in its own words).
@@ -54,8 +58,9 @@ def _now() -> dt.datetime:
 
 
 def _run(record, rig, plan, seed=5):
-    return qualify(record, rig, formulary_path().read_text(encoding="utf-8"),
-                   list(load_worklist()), plan, seed=seed, clock=_now)
+    return qualify(qualification_services(record, StationConfig(), clock=_now), rig,
+                   formulary_path().read_text(encoding="utf-8"), list(load_worklist()), plan,
+                   seed=seed)
 
 
 def test_every_kind_of_error_is_caught_where_it_is_made_and_clean_ones_pass(rig, tmp_path):
@@ -64,9 +69,9 @@ def test_every_kind_of_error_is_caught_where_it_is_made_and_clean_ones_pass(rig,
     seen: list[int] = []
     record = open_record(f"sqlite:///{tmp_path / 'q.db'}")
     try:
-        result = qualify(record, rig, formulary_path().read_text(encoding="utf-8"),
-                         list(load_worklist()), plan, seed=5, clock=_now,
-                         progress=lambda done, total, _: seen.append(done))
+        result = qualify(qualification_services(record, StationConfig(), clock=_now), rig,
+                         formulary_path().read_text(encoding="utf-8"), list(load_worklist()),
+                         plan, seed=5, progress=lambda done, total, _: seen.append(done))
         assert seen == list(range(1, len(plan) + 1))
         for kind in ErrorKind:
             score = result.errors[kind]

@@ -19,7 +19,7 @@ from station.records.ndc_directory import (
     not_in_formulary_message,
     parse_packages,
 )
-from tests.records.conftest import backend  # noqa: F401 - the two-backend fixture
+from tests.clock import FakeClock
 from tests.station.builders import FORMULARY
 
 PACKAGE_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "ndc_directory" / "package.txt"
@@ -51,12 +51,12 @@ PRODUCTS = PRODUCT_HEADER + "".join([
 ])
 
 
-def clock() -> dt.datetime:
-    return dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC)
+#: The record's clock: it stands still.
+clock = FakeClock(dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC))
 
 
 @pytest.fixture
-def directory(backend):  # noqa: F811
+def directory(backend):
     found = NdcDirectory(backend.engine, clock)
     found.import_package_file(PACKAGE_FILE, PRODUCTS, by="rph.ben")
     return found
@@ -91,7 +91,7 @@ def test_unknown_digits_find_nothing_and_bad_digits_are_refused(directory):
         directory.lookup("040948880")
 
 
-def test_without_the_product_file_a_package_is_named_by_its_description(backend):  # noqa: F811
+def test_without_the_product_file_a_package_is_named_by_its_description(backend):
     directory = NdcDirectory(backend.engine, clock)
     report = directory.import_package_file(PACKAGE_FILE, by="rph.ben")
     assert report.summary() == ("imported 7 package(s) of the FDA NDC Directory as batch 1 "
@@ -110,7 +110,7 @@ def test_the_newest_import_is_the_directory(directory):
     assert [str(e.ndc) for e in directory.lookup("0409999901")] == ["0409-9999-01"]
 
 
-def test_digits_that_two_shapes_share_are_all_listed_never_guessed(backend):  # noqa: F811
+def test_digits_that_two_shapes_share_are_all_listed_never_guessed(backend):
     directory = NdcDirectory(backend.engine, clock)
     directory.import_package_file(
         HEADER
@@ -168,7 +168,7 @@ def test_a_bad_package_file_names_its_line(source, message):
     assert str(raised.value) == message
 
 
-def test_the_directory_is_append_only(backend, directory):  # noqa: F811
+def test_the_directory_is_append_only(backend, directory):
     for statement in ("UPDATE ndc_directory SET ndc = 'x'", "DELETE FROM ndc_directory"):
         with pytest.raises(DBAPIError, match="append-only"), backend.engine.begin() as c:
             c.execute(text(statement))
@@ -188,7 +188,7 @@ def run_cli(*argv):
     return args.run(args, out), out.getvalue()
 
 
-def test_ndc_import_and_lookup_on_the_command_line(backend, tmp_path, capsys):  # noqa: F811
+def test_ndc_import_and_lookup_on_the_command_line(backend, tmp_path, capsys):
     status, out = run_cli("ndc", "lookup", "0409488802", "--db", backend.url)
     assert status == 1
     assert capsys.readouterr().err == ("station ndc lookup: no FDA NDC Directory imported yet: "

@@ -12,8 +12,8 @@ from sqlalchemy.exc import DBAPIError
 from station.core.bud import BudTable
 from station.core.formulary import Formulary
 from station.core.identifiers import Ndc
-from station.records.opened_vials import OpenedVialError, OpenedVials, check, vial_key
-from tests.records.conftest import backend  # noqa: F401 - the two-backend fixture
+from station.core.opened_vials import OpenedVialError, check
+from station.records.opened_vials import OpenedVials, vial_key
 from tests.station.builders import FORMULARY
 
 SITE = dt.timezone(dt.timedelta(hours=-6))
@@ -27,7 +27,7 @@ def formulary():
 
 
 @pytest.fixture
-def vials(backend):  # noqa: F811
+def vials(backend):
     return OpenedVials(backend.engine, lambda: PUNCTURE, BudTable.load())
 
 
@@ -120,7 +120,7 @@ def test_unknown_vials_and_naive_times_are_refused(vials, formulary):
         vials.open(kcl, "K1", "S1", PUNCTURE, "x")
 
 
-def test_opened_vial_events_are_append_only(backend, vials, formulary):  # noqa: F811
+def test_opened_vial_events_are_append_only(backend, vials, formulary):
     vials.open(formulary.by_ndc_text("55150-1234-1"), "K2401", "SN1", PUNCTURE, "20")
     for statement in ("UPDATE opened_vial_events SET kind = 'x'",
                       "DELETE FROM opened_vial_events"):

@@ -15,24 +15,20 @@ from station.core.identifiers import Ndc, gs1_check_digit
 from station.core.scan import parse_scan
 from station.core.workflow import Phase, ProductScanned, StopReason
 from station.records.recalls import RecallError, RecallList
-from tests.records.conftest import backend  # noqa: F401 - the two-backend fixture
-from tests.records.test_preparations import (  # noqa: F401 - fixtures
-    RecordingTechnician,
-    service,
-    version,
-)
+from tests.clock import FakeClock
+from tests.records.builders import RecordingTechnician
 from tests.station.builders import FORMULARY, NOW, Technician, order, scan_of
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "recalls"
 REASON = "FDA recall D-0123-2026: particulate matter (Class II)"
 
 
-def clock() -> dt.datetime:
-    return dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC)
+#: The record's clock: it stands still.
+clock = FakeClock(dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC))
 
 
 @pytest.fixture
-def recalls(backend):  # noqa: F811
+def recalls(backend):
     return RecallList(backend.engine, clock)
 
 
@@ -112,7 +108,7 @@ def test_a_bad_recall_is_refused_with_a_precise_message(recalls, ndc, lot, reaso
     assert recalls.active() == []
 
 
-def test_the_recall_list_is_append_only(backend, recalls):  # noqa: F811
+def test_the_recall_list_is_append_only(backend, recalls):
     recalls.add("0409-2720-01", "23BA071", REASON, by="rph.ben")
     for statement in ("UPDATE recall_events SET lot = 'X'", "DELETE FROM recall_events"):
         with pytest.raises(DBAPIError, match="append-only"), backend.engine.begin() as c:
@@ -213,7 +209,7 @@ def recipe_for(formulary):
 class LotTechnician(RecordingTechnician):
     """Scans packages of the lots given per NDC (others keep the builders' lot)."""
 
-    def __init__(self, service, lots):  # noqa: F811
+    def __init__(self, service, lots):
         super().__init__(service)
         self.lots = lots
 
@@ -226,7 +222,7 @@ class LotTechnician(RecordingTechnician):
         return event
 
 
-def _prepare(service, version, preparation_id, lots, until=Phase.AWAITING_VERIFICATION):  # noqa: F811
+def _prepare(service, version, preparation_id, lots, until=Phase.AWAITING_VERIFICATION):
     tech = LotTechnician(service, lots)
     created = service.create(order(preparation_id, ("0409-2720-01", "25000 units")), version,
                              tech.user, preparation_id=preparation_id)
@@ -236,7 +232,7 @@ def _prepare(service, version, preparation_id, lots, until=Phase.AWAITING_VERIFI
     return tech.run_until(prep, {until})
 
 
-def test_adding_a_recall_answers_which_preparations_already_used_the_lot(service, version):  # noqa: F811
+def test_adding_a_recall_answers_which_preparations_already_used_the_lot(service, version):
     _prepare(service, version, "P-R1", {"0409-2720-01": "23BA071"})
     _prepare(service, version, "P-R2", {"0409-2720-01": "23BA072"})
     _prepare(service, version, "P-R3", {"0409-2720-01": "23BA071"})
@@ -265,7 +261,7 @@ def run_cli(*argv):
     return status, out.getvalue()
 
 
-def test_recalls_add_prints_the_preparations_that_used_the_lot(service, version, capsys):  # noqa: F811
+def test_recalls_add_prints_the_preparations_that_used_the_lot(service, version, capsys):
     _prepare(service, version, "P-C1", {"0409-2720-01": "23BA071"})
     url = service.record.url
     status, out = run_cli("recalls", "add", "0409-2720-01", "23BA071", "--reason", REASON,
@@ -294,7 +290,7 @@ def _today() -> str:
     return dt.datetime.now(dt.UTC).date().isoformat()
 
 
-def test_recalls_import_and_its_one_line_error(backend, capsys):  # noqa: F811
+def test_recalls_import_and_its_one_line_error(backend, capsys):
     status, out = run_cli("recalls", "import", str(FIXTURES / "recalls.csv"), "--by", "rph.ben",
                           "--db", backend.url)
     assert (status, out) == (0, "4 lot(s) added to the recall list, 0 already on it\n")
@@ -309,7 +305,7 @@ def test_recalls_import_and_its_one_line_error(backend, capsys):  # noqa: F811
     assert status == 0 and len(out.splitlines()) == 4
 
 
-def test_the_station_role_may_add_recalls_but_never_change_them(backend):  # noqa: F811
+def test_the_station_role_may_add_recalls_but_never_change_them(backend):
     if backend.app_url is None:
         pytest.skip("only PostgreSQL has a separate application role")
     from station.records.database import make_engine  # noqa: PLC0415

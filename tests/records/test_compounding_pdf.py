@@ -1,7 +1,5 @@
 """The compounding record PDF, read back with pdfium: its text, its pages, and the CLI."""
 
-# ruff: noqa: F811 (the service and version fixtures are imported from test_preparations)
-
 from __future__ import annotations
 
 import io
@@ -18,10 +16,11 @@ from station.cli.main import main
 from station.records.photostore import PhotoMissing
 from station.records.record import Record
 from station.reports.compounding_pdf import BUD_NOT_RECORDED, write_compounding_record
-from station.services.review import UnknownPreparation, review_preparation
-from tests.records.test_preparations import service, version  # noqa: F401
-from tests.records.test_review import OVERRIDE_REASON, PREPARATION, RECALL, make_preparation
-from tests.records.test_seed import seeded  # noqa: F401
+from station.services.review.build import UnknownPreparation, review_preparation
+from tests.records.builders import OVERRIDE_REASON, PREPARATION, RECALL, make_preparation
+
+#: Whole compounding records rendered to PDF and read back, over seeded records.
+pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 

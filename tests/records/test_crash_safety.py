@@ -17,9 +17,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from station.records.audit import verify_record
 from station.records.photostore import DatabasePhotoStore, FolderPhotoStore
 from station.records.store import EventStore
+
+#: Child processes killed at random moments, dozens of times.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 25

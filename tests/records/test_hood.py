@@ -1,7 +1,5 @@
 """The hood session end to end, on both backends: realistic inputs in, the record out."""
 
-# ruff: noqa: F811 (the service and version fixtures are imported from test_preparations)
-
 from __future__ import annotations
 
 import datetime as dt
@@ -21,8 +19,8 @@ from station.devices.camera import Frame
 from station.records.recalls import RecallList
 from station.services.hood import BALANCE_CHECK, HoodSession, HoodView, NextAction, balance_stream
 from station.services.scan_events import ScanEvents
-from tests.records.test_preparations import service, version  # noqa: F401
-from tests.station.builders import FINE, TickingClock, order
+from tests.clock import FakeClock
+from tests.station.builders import FINE, NOW, order
 
 GS = "\x1d"
 BALANCE = BalanceInfo("Mettler Toledo", "XPR204", "B123456789", "1.2.3",
@@ -56,8 +54,8 @@ def frame(product: Product | None, index: int, *, blur: float = 0.0) -> Frame:
 
 
 @pytest.fixture
-def clock() -> TickingClock:
-    return TickingClock()
+def clock() -> FakeClock:
+    return FakeClock(NOW, step=dt.timedelta(seconds=1))
 
 
 @pytest.fixture

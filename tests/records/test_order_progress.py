@@ -1,7 +1,5 @@
 """Which orders a preparation stands for, folded from the record as it grows (both backends)."""
 
-# ruff: noqa: F811 (the service and version fixtures are imported from test_preparations)
-
 from __future__ import annotations
 
 import pytest
@@ -10,7 +8,7 @@ from station.core.errors import StationError
 from station.core.workflow import Cancelled, Phase, Rejected, Started
 from station.services.order_progress import OrderProgress
 from station.services.preparations import RecordError
-from tests.records.test_preparations import RecordingTechnician, service, version  # noqa: F401
+from tests.records.builders import RecordingTechnician
 from tests.station.builders import NOW, order
 
 HEPARIN = ("0409-2720-01", "25000 units")

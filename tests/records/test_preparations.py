@@ -2,95 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import tomllib
-from dataclasses import replace
-from decimal import Decimal
-from pathlib import Path
-
 import pytest
 
 from station.core.errors import WorkflowError
-from station.core.quantities import Tolerance
-from station.core.workflow import Phase, PhotoTaken, ProductScanned, Started, Verified
+from station.core.workflow import Phase, ProductScanned, Started, Verified
 from station.records.audit import verify_record
-from station.records.photostore import DatabasePhotoStore, FolderPhotoStore
-from station.records.record import Record
-from station.records.store import EventStore
-from station.services.preparations import PreparationService, SignatureRequired
-from tests.station.builders import NOW, Technician, order, scan_of
-
-SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "formulary.toml"
-TOLERANCE = Tolerance(Decimal("0.05"))
-SIGNED_BY_BEN = {"user_id": "rph.ben", "printed_name": "Ben Ruiz", "meaning": "verified",
-                 "utc": "2026-11-26T15:30:00+00:00"}
-
-
-@pytest.fixture
-def service(backend, tmp_path):
-    photos = (FolderPhotoStore(tmp_path / "photos") if backend.name == "sqlite"
-              else DatabasePhotoStore(backend.engine))
-    record = Record(backend.url, backend.engine, EventStore(backend.engine), photos)
-    ticks = iter(range(100_000))
-    clock = lambda: dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC) + dt.timedelta(  # noqa: E731
-        seconds=next(ticks))
-    return PreparationService(record, station_id="hood-1", site_tolerance=TOLERANCE,
-                              clock=clock)
-
-
-@pytest.fixture
-def version(service):
-    from tests.station.builders import FORMULARY  # noqa: PLC0415
-
-    text = _toml(FORMULARY)
-    return service.versions.import_text(text, "test formulary", imported_by="rph.ben",
-                                        utc=NOW)
-
-
-def _toml(data) -> str:
-    """A small TOML writer for the test formulary (flat tables and one nested table)."""
-    lines = []
-    for product in data["product"]:
-        lines.append("[[product]]")
-        nested = {}
-        for key, value in product.items():
-            if isinstance(value, dict):
-                nested[key] = value
-            else:
-                lines.append(f"{key} = {_value(value)}")
-        for name, table in nested.items():
-            lines.append(f"[product.{name}]")
-            lines.extend(f"{key} = {_value(value)}" for key, value in table.items())
-    text = "\n".join(lines) + "\n"
-    tomllib.loads(text)
-    return text
-
-
-def _value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    return '"' + str(value) + '"'
-
-
-class RecordingTechnician(Technician):
-    """The test technician, recording through the service instead of applying in memory."""
-
-    def __init__(self, service: PreparationService) -> None:
-        super().__init__()
-        self.service = service
-
-    def do(self, prep, event):
-        self.log.append(event)
-        return self.service.record_event(prep.preparation_id, event)
-
-    def right_event(self, prep):
-        event = super().right_event(prep)
-        if isinstance(event, PhotoTaken):
-            photo = f"photo of {prep.preparation_id} step {prep.step.number}".encode()
-            event = replace(event, photo=self.service.record.photos.put(photo))
-        return event
+from station.services.preparations import SignatureRequired
+from tests.records.builders import SIGNED_BY_BEN, RecordingTechnician
+from tests.station.builders import NOW, order, scan_of
 
 
 def test_a_whole_preparation_is_recorded_and_replays_to_the_same_state(service, version):

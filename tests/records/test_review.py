@@ -1,124 +1,37 @@
 """The review model of a preparation's record, on both backends: hand-made and seeded."""
 
-# ruff: noqa: F811 (the service and version fixtures are imported from test_preparations)
-
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
-import cv2
-import numpy as np
 import pytest
 
+from station.core.accounts import Signature
 from station.core.recipe import StepKind
 from station.core.workflow import (
     Cancelled,
     InProcessChecked,
-    Overridden,
     Phase,
-    PhotoTaken,
-    Preparation,
     ProductScanned,
-    Retried,
     Started,
-    Verified,
 )
-from station.demo.camera_scene import Label, Scene, render
 from station.records.search import summaries
 from station.records.store import NewEvent
-from station.records.users import Signature
-from station.services.preparations import PreparationService
-from station.services.review import ALERT, NOTE, UnknownPreparation, review_preparation
-from tests.records.test_preparations import (  # noqa: F401
+from station.services.review.build import UnknownPreparation, review_preparation
+from station.services.review.model import ALERT, NOTE
+from tests.records.builders import (
+    HEPARIN,
+    OVERRIDE_REASON,
+    PREPARATION,
+    RECALL,
     SIGNED_BY_BEN,
-    RecordingTechnician,
-    service,
-    version,
+    SYRINGE_TARE,
+    WRONG_HEPARIN,
+    PhotographingTechnician,
+    make_preparation,
 )
-from tests.records.test_seed import seeded  # noqa: F401
 from tests.station.builders import NOW, order, scan_of
-
-PREPARATION = "P-REVIEW1"
-HEPARIN = "0409-2720-01"
-WRONG_HEPARIN = "0409-1888-10"
-OVERRIDE_REASON = "drawn volume checked against the syringe graduations: 5 mL as ordered"
-RECALL = "FDA recall Z-0420-2026: particulate matter"
-SIGNED_BY_LEE = {"user_id": "rph.lee", "printed_name": "Lee Nakamura, PharmD",
-                 "meaning": "override-approved", "utc": "2026-11-26T15:20:00+00:00"}
-BAG_TARE = Decimal("118.400")
-SYRINGE_TARE = Decimal("12.000")
-DRAW_FACTOR = Decimal("1.12")  # a 12 % overdraw: out of tolerance, overridden
-FINAL_FACTOR = Decimal("1.043")  # the bag gains 4.3 % more than drawn: near the ±5 % edge
-
-
-class PhotographingTechnician(RecordingTechnician):
-    """Records through the service and photographs what is in hand, as a camera would."""
-
-    def __init__(self, service: PreparationService) -> None:
-        super().__init__(service)
-        self.rng = np.random.default_rng(11)
-
-    def photo(self, prep: Preparation, problem: str | None = None) -> PhotoTaken:
-        step = prep.step
-        assert step is not None
-        products = [s.product for s in prep.recipe.steps
-                    if s.kind is StepKind.SCAN and s.number <= step.number and s.product]
-        shown = products[-1:] if step.kind is StepKind.SCAN else products[:2]
-        labels = tuple(Label.for_product(p, lot="L2405A", expiry=dt.date(2028, 12, 31),
-                                         serial="SNL2405A") for p in shown)
-        image = render(Scene(labels=labels, blur=4.0 if problem else 0.0), (640, 360), self.rng)
-        encoded, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-        assert encoded
-        return PhotoTaken(self.user, self.at, self.service.record.photos.put(jpeg.tobytes()),
-                          problem)
-
-    def right_event(self, prep):
-        event = super().right_event(prep)
-        if isinstance(event, PhotoTaken):
-            return self.photo(prep)
-        return event
-
-    def weigh(self, prep: Preparation, grams: Decimal) -> Preparation:
-        return self.do(prep, self.weight(grams.quantize(Decimal("0.001"))))
-
-
-def make_preparation(service: PreparationService, version) -> str:
-    """A heparin preparation with a recalled lot, a wrong vial, a blurred photo (each retried),
-    an overdraw a pharmacist overrides, a final weight near tolerance, then verified."""
-    tech = PhotographingTechnician(service)
-    formulary = version.formulary()
-    created = service.create(order("RX-REVIEW", (HEPARIN, "25000 units")), version, tech.user,
-                             preparation_id=PREPARATION)
-    prep = tech.do(created, Started(tech.user, tech.at))
-    base = formulary.by_ndc_text("0338-0049-48")
-    prep = tech.do(prep, ProductScanned(tech.user, NOW, scan_of(base, lot="R0420"), base,
-                                        recall_notice=RECALL))
-    assert prep.phase is Phase.HARD_STOP
-    prep = tech.do(prep, Retried(tech.user, NOW))
-    prep = tech.advance(prep, 2)  # scan the base, its photo
-    prep = tech.weigh(prep, BAG_TARE)
-    wrong = formulary.by_ndc_text(WRONG_HEPARIN)
-    prep = tech.do(prep, ProductScanned(tech.user, NOW, scan_of(wrong), wrong))
-    prep = tech.do(prep, Retried(tech.user, NOW))
-    prep = tech.advance(prep, 1)  # the right vial
-    prep = tech.do(prep, tech.photo(prep, problem="too blurred to read the lot"))
-    assert prep.phase is Phase.HARD_STOP
-    prep = tech.do(prep, Retried(tech.user, NOW))
-    prep = tech.advance(prep, 1)  # a sharp photo
-    prep = tech.weigh(prep, SYRINGE_TARE)
-    expected = prep.step.expected_mass
-    prep = tech.weigh(prep, SYRINGE_TARE + expected * DRAW_FACTOR)
-    assert prep.phase is Phase.HARD_STOP
-    prep = service.record_event(PREPARATION, Overridden("rph.lee", NOW, OVERRIDE_REASON),
-                                signature=SIGNED_BY_LEE)
-    prep = tech.advance(prep, 2)  # the syringe's photo, the injection
-    drawn = prep.net_mass(5).grams
-    prep = tech.weigh(prep, BAG_TARE + (drawn * FINAL_FACTOR).quantize(Decimal("0.001")))
-    prep = tech.run_until(prep, {Phase.AWAITING_VERIFICATION})
-    prep = service.record_event(PREPARATION, Verified("rph.ben", NOW), signature=SIGNED_BY_BEN)
-    assert prep.phase is Phase.VERIFIED
-    return PREPARATION
 
 
 @pytest.fixture

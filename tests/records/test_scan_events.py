@@ -16,14 +16,15 @@ from station.core.workflow import Phase, Preparation, Started, StopReason, apply
 from station.records.opened_vials import OpenedVials
 from station.records.recalls import RecallList
 from station.services.scan_events import ScanEvents
+from tests.clock import FakeClock
 from tests.station.builders import FORMULARY, NOW, TOLERANCE, Technician, order
 
 GS = "\x1d"
 HEPARIN = "0409272001"
 
 
-def clock() -> dt.datetime:
-    return NOW
+#: The record's clock: it stands still.
+clock = FakeClock(NOW)
 
 
 def heparin_scan(lot: str, serial: str = "SN1") -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,12 +18,7 @@ from station.records.search import (
     summarize,
 )
 from station.records.store import StoredEvent
-from tests.records.test_seed import STATION, Seeded, run, seeded_backend
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def seeded(request, tmp_path_factory) -> Iterator[Seeded]:
-    yield from seeded_backend(request.param, tmp_path_factory)
+from tests.records.seeding import STATION, Seeded, station_command
 
 
 def ids(found) -> list[str]:
@@ -266,7 +260,7 @@ def test_an_overridden_stop_puts_its_lot_into_the_preparation_a_retried_one_does
 
 
 def test_search_command_json_lists_the_matching_preparations(seeded, capsys):
-    status, out = run("audit", "search", "--db", seeded.url, "--json")
+    status, out = station_command("audit", "search", "--db", seeded.url, "--json")
     assert status == 0, capsys.readouterr().err
     listed = json.loads(out)
     assert [d["id"] for d in listed] == ids(seeded.found)
@@ -275,12 +269,12 @@ def test_search_command_json_lists_the_matching_preparations(seeded, capsys):
         assert document == summary.as_json()
         assert document["patient"] == summary.patient_id
     lot = seeded.found[0].lots[0]
-    status, out = run("audit", "search", "--db", seeded.url, "--lot", lot, "--json")
+    status, out = station_command("audit", "search", "--db", seeded.url, "--lot", lot, "--json")
     assert [d["id"] for d in json.loads(out)] == ids(search(seeded.found, lot=lot))
 
 
 def test_search_command_prints_a_table(seeded):
-    status, out = run("audit", "search", "--db", seeded.url, "--outcome", "verified")
+    status, out = station_command("audit", "search", "--db", seeded.url, "--outcome", "verified")
     verified = search(seeded.found, outcome="verified")
     lines = out.splitlines()
     assert status == 0
@@ -290,7 +284,7 @@ def test_search_command_prints_a_table(seeded):
         assert line.startswith(summary.preparation_id)
         assert summary.verified_by in line and summary.prepared_by in line
         assert summary.lots[0] in line
-    status, out = run("audit", "search", "--db", seeded.url, "--lot", "NO-SUCH-LOT")
+    status, out = station_command("audit", "search", "--db", seeded.url, "--lot", "NO-SUCH-LOT")
     assert (status, out) == (0, "0 preparations\n")
 
 
@@ -303,11 +297,12 @@ def test_search_command_prints_a_table(seeded):
      "the start date 2026-11-27 is after the end date 2026-11-26"),
 ])
 def test_search_command_errors_are_one_line(seeded, argv, message, capsys):
-    status, out = run("audit", "search", "--db", seeded.url, *argv)
+    status, out = station_command("audit", "search", "--db", seeded.url, *argv)
     assert (status, out) == (1, "")
     assert capsys.readouterr().err == f"station audit search: {message}\n"
 
 
+@pytest.mark.slow  # a child process
 def test_station_audit_search_runs_as_a_process_once_wired(seeded):
     wired = subprocess.run([str(STATION), "audit", "search", "--help"], capture_output=True,
                            text=True, check=False, timeout=60)

@@ -6,83 +6,36 @@ import argparse
 import datetime as dt
 import io
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from station.cli.records_search import add_commands, simulated_balance
-from station.core.quantities import Tolerance
+from station.cli import audit, records
+from station.config.model import DEFAULT_SITE_TOLERANCE
 from station.core.workflow import ProductScanned
-from station.demo.seed import SeedError, SeedReport, seed
+from station.demo.seed import SeedError, seed, simulated_balance
 from station.records.audit import photo_hashes, verify_record
 from station.records.formulary_versions import FormularyVersions
-from station.records.record import Record, open_record
-from station.records.search import PreparationSummary, summaries
-from station.services.preparations import PreparationService
-from tests.records.conftest import _fresh_postgres
+from station.records.record import open_record
+from station.records.search import summaries
+from tests.backends import fresh_postgres
+from tests.clock import FakeClock
+from tests.records.seeding import COUNT, END, SEED, STATION, seed_record
 
-COUNT = 6
-SEED = 7
-# The shift ends at 01:30 UTC, so six half-hour slots start on one UTC day and end on the next.
-END = dt.datetime(2026, 11, 27, 1, 30, tzinfo=dt.UTC)
-STATION = Path(sys.executable).with_name("station")
-
-
-@dataclass
-class Seeded:
-    """A record seeded once per backend and module, with what the seeder reported."""
-
-    backend: str
-    url: str
-    record: Record
-    report: SeedReport
-    found: list[PreparationSummary]
-
-    def service(self) -> PreparationService:
-        return PreparationService(self.record, station_id="audit", clock=lambda: END,
-                                  site_tolerance=Tolerance(Decimal("0.05")))
-
-
-def seed_record(url: str, count: int = COUNT, seed_value: int = SEED) -> tuple[Record, SeedReport]:
-    record = open_record(url)
-    return record, seed(record, count, seed=seed_value, clock=lambda: END, pan=simulated_balance)
-
-
-def seeded_backend(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    """Yield a seeded record on ``kind`` ("sqlite" or "postgresql")."""
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('seeded') / 'station.db'}"
-        backends: Iterator[str] = iter([url])
-    else:
-        backends = (b.url for b in _fresh_postgres())
-    for url in backends:
-        record, report = seed_record(url)
-        try:
-            yield Seeded(kind, url, record, report,
-                         summaries(record.events, FormularyVersions(record.engine)))
-        finally:
-            record.close()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def seeded(request, tmp_path_factory) -> Iterator[Seeded]:
-    yield from seeded_backend(request.param, tmp_path_factory)
+#: The seeder itself: several records seeded through the whole workflow.
+pytestmark = pytest.mark.slow
 
 
 def command_parser() -> argparse.ArgumentParser:
     """``station`` with just the commands under test, wired as the lead wires them."""
     parser = argparse.ArgumentParser(prog="station")
     commands = parser.add_subparsers(dest="command")
-    audit = commands.add_parser("audit")
-    audit_actions = audit.add_subparsers(dest="audit_command", required=True)
-    add_commands(commands, audit_actions)
+    records.add_commands(commands)
+    audit.add_commands(commands)
     return parser
 
 
@@ -221,8 +174,8 @@ def test_another_seed_gives_another_record(seeded, tmp_path):
 def test_seeding_again_adds_new_preparations_under_the_same_formulary(tmp_path):
     record, first = seed_record(f"sqlite:///{tmp_path / 'twice.db'}", count=1)
     try:
-        second = seed(record, 2, seed=SEED, clock=lambda: END + dt.timedelta(hours=2),
-                      pan=simulated_balance)
+        second = seed(record, 2, seed=SEED, clock=FakeClock(END + dt.timedelta(hours=2)),
+                      pan=simulated_balance, site_tolerance=DEFAULT_SITE_TOLERANCE)
         assert not second.formulary_imported and second.formulary_version == 1
         assert set(first.preparation_ids).isdisjoint(second.preparation_ids)
         found = summaries(record.events, FormularyVersions(record.engine))
@@ -237,7 +190,8 @@ def test_a_count_below_one_is_refused(tmp_path):
     try:
         with pytest.raises(SeedError, match=r"^the number of preparations must be at least 1, "
                                             r"got 0$"):
-            seed(record, 0, seed=1, clock=lambda: END, pan=simulated_balance)
+            seed(record, 0, seed=1, clock=FakeClock(END), pan=simulated_balance,
+                  site_tolerance=DEFAULT_SITE_TOLERANCE)
     finally:
         record.close()
 
@@ -249,7 +203,7 @@ def test_seed_command_fills_the_record_it_is_given(seeded, tmp_path, capsys):
     if seeded.backend == "sqlite":
         databases: Iterator[str] = iter([f"sqlite:///{tmp_path / 'cli.db'}"])
     else:
-        databases = (b.url for b in _fresh_postgres())
+        databases = (b.url for b in fresh_postgres())
     for url in databases:
         status, out = run("records", "seed", "--db", url, "--count", "2", "--seed", "3")
         assert status == 0, capsys.readouterr().err

@@ -11,30 +11,32 @@ from argon2 import PasswordHasher
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from station.records.database import make_engine
-from station.records.users import (
+from station.core.accounts import (
     SIGNING_RIGHTS,
-    UNKNOWN_USER,
     AccountDisabled,
     AccountError,
     AccountLocked,
     AuthenticationFailed,
-    DuplicateUser,
     InvalidUserId,
     Meaning,
     Role,
-    SessionLocked,
-    SessionManager,
     Signature,
     SignatureRefused,
+    WeakPassword,
+)
+from station.records.database import make_engine
+from station.records.users import (
+    UNKNOWN_USER,
+    DuplicateUser,
     UnknownUser,
     User,
     UserDirectory,
     UserEvent,
     UserEventKind,
-    WeakPassword,
     fold,
 )
+from station.services.sessions import SessionLocked, SessionManager
+from tests.clock import FakeClock
 
 T0 = dt.datetime(2026, 11, 26, 15, 4, 5, tzinfo=dt.UTC)
 JANE_PW = "correct horse battery"
@@ -43,21 +45,9 @@ ADMIN = "os:alice"
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
-class FakeClock:
-    def __init__(self, start: dt.datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> dt.datetime:
-        self.now += dt.timedelta(**delta)
-        return self.now
-
-
 @pytest.fixture
-def clock():
-    return FakeClock()
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture

@@ -33,6 +33,9 @@ from scale_drivers.sim.scenario import (
 )
 from scale_drivers.sim.server import SimulatorServer, run_simulator
 
+# Each test serves a simulator on a real pseudo-terminal: seconds in all.
+pytestmark = pytest.mark.slow
+
 D = Decimal
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -61,6 +62,33 @@ FORMULARY = {
          "container_volume_ml": "10", "high_alert": True},
     ]
 }
+
+
+def formulary_toml(data: dict[str, list[dict[str, object]]] = FORMULARY) -> str:
+    """The test formulary as a TOML file's text (flat tables and one nested table)."""
+    lines = []
+    for product in data["product"]:
+        lines.append("[[product]]")
+        nested = {}
+        for key, value in product.items():
+            if isinstance(value, dict):
+                nested[key] = value
+            else:
+                lines.append(f"{key} = {_value(value)}")
+        for name, table in nested.items():
+            lines.append(f"[product.{name}]")
+            lines.extend(f"{key} = {_value(value)}" for key, value in table.items())
+    text = "\n".join(lines) + "\n"
+    tomllib.loads(text)
+    return text
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return '"' + str(value) + '"'
 
 
 def order(order_id: str, *ingredients: tuple[str, str], base: str | None = "0338-0049-48",
@@ -158,13 +186,3 @@ class Technician:
             prep = self.do(prep, self.right_event(prep))
         raise AssertionError(f"did not reach {phases} in {limit} events: at {prep.phase}")
 
-
-class TickingClock:
-    """A clock in the site's time that moves one second on every call."""
-
-    def __init__(self, start: dt.datetime = NOW) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(seconds=1)
-        return self.now

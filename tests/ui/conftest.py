@@ -1,16 +1,21 @@
-"""Qt tests run offscreen and must leave no thread running behind them."""
+"""Qt tests run offscreen and must leave no thread running behind them; the pharmacist's
+world is shared by the pharmacist page's tests."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QThread
+
+from tests.backends import Backend
+from tests.ui.pharmacist_world import World, build_world
 
 _started: list[QThread] = []
 _original_start = QThread.start
@@ -48,3 +53,10 @@ def no_thread_left_running():
     problems += [f"Python thread {name!r} still running" for name in leaked]
     if problems:
         pytest.fail("test left threads running: " + "; ".join(problems))
+
+
+@pytest.fixture
+def world(backend: Backend) -> Iterator[World]:
+    """A seeded record with work waiting for a pharmacist, on each backend."""
+    yield from build_world(backend)
+

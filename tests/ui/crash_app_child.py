@@ -43,7 +43,7 @@ from station.services.order_progress import OrderProgress
 from station.services.preparations import PreparationService
 from tests.ui.relay import Relay
 from tests.ui.station_driver import Technician, demo_config, local_clock
-from ui.shell.app import SITE_TOLERANCE, Station, build_station
+from ui.shell.app import Station, build_station
 
 USER = "tech.demo"
 #: How long the child waits for the window to reopen a preparation or start an order (ms).
@@ -123,7 +123,7 @@ def next_order(station: Station) -> str:
     formulary = station.demo.formulary
     steps: dict[str, int] = {}
     for order_id in shown:
-        recipe = build_recipe(orders[order_id], formulary, SITE_TOLERANCE)
+        recipe = build_recipe(orders[order_id], formulary, station.services.site_tolerance)
         if all(s.kind is not StepKind.PHARMACIST_CHECK for s in recipe.steps):
             steps[order_id] = len(recipe.steps)
     if not steps:

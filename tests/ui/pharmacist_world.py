@@ -17,19 +17,21 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from station.cli.records_search import simulated_balance
 from station.config.catalog_files import load_worklist
+from station.config.model import DEFAULT_SITE_TOLERANCE
+from station.core.accounts import Role
 from station.core.quantities import Tolerance
 from station.core.workflow import Phase, Started
-from station.demo.seed import seed
+from station.demo.seed import seed, simulated_balance
 from station.records.database import make_engine
 from station.records.formulary_versions import FormularyVersions
 from station.records.record import Record, photo_store_for
 from station.records.store import EventStore
-from station.records.users import Role, Session, SessionManager, UserDirectory
+from station.records.users import UserDirectory
 from station.services.preparations import PreparationService
-from tests.records.conftest import Backend
-from tests.records.test_review import PhotographingTechnician
+from station.services.sessions import Session, SessionManager
+from tests.backends import Backend
+from tests.records.builders import PhotographingTechnician
 from ui.pharmacist.page import PharmacistPage
 from ui.workers.devices import DeviceThreads
 from ui.workers.pharmacist_worker import PharmacistWorker
@@ -88,7 +90,8 @@ def build_world(backend: Backend) -> Iterator[World]:
     """
     record = Record(backend.url, backend.engine, EventStore(backend.engine),
                     photo_store_for(backend.url, backend.engine))
-    report = seed(record, SEEDED, seed=SEED, clock=now, pan=simulated_balance)
+    report = seed(record, SEEDED, seed=SEED, clock=now, pan=simulated_balance,
+                  site_tolerance=DEFAULT_SITE_TOLERANCE)
     accounts = UserDirectory(backend.engine, now, hasher=FAST)
     for user_id, password in PASSWORDS.items():
         accounts.add(user_id, NAMES[user_id], Role.PHARMACIST, password, by="admin")

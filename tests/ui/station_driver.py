@@ -22,7 +22,7 @@ from station.core.workflow import Phase
 from station.demo.content import DEMO_ACCOUNTS
 from station.demo.hood import Mistake, progress_marker
 from station.services.hood import NextAction
-from ui.shell.app import SITE_TOLERANCE, Station
+from ui.shell.app import Station
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 #: Seconds a technician's keystrokes are apart (the scanner filter's limit is 35 ms).
@@ -164,6 +164,17 @@ def single_vial_order(station: Station) -> str:
 
     formulary = FormularyVersions(station.record.engine).latest().formulary()  # type: ignore[union-attr]
     for order in OrderBook(station.record.engine, local_clock).worklist():
-        if build_recipe(order, formulary, SITE_TOLERANCE).standard_single_vial:
+        if build_recipe(order, formulary, station.services.site_tolerance).standard_single_vial:
             return order.order_id
     raise AssertionError("the sample worklist has no single-vial order")
+
+
+def start_single_vial_order(technician: Technician, station: Station, qtbot) -> str:
+    """Sign in, scan the single-vial order and wait for its first step; the order's id."""
+    window = station.window
+    technician.sign_in()
+    qtbot.waitUntil(lambda: len(window.worklist_presenter.state.rows) > 0, timeout=10_000)
+    order_id = single_vial_order(station)
+    technician.scan(order_id)
+    qtbot.waitUntil(lambda: window.current_page is window.preparation_view, timeout=10_000)
+    return order_id

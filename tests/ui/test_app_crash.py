@@ -27,6 +27,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
+from station.config.model import DEFAULT_SITE_TOLERANCE
 from station.core.workflow import Phase, PhotoTaken
 from station.records.audit import verify_record
 from station.records.photostore import FolderPhotoStore
@@ -35,7 +38,9 @@ from station.services.order_progress import OrderProgress
 from station.services.preparations import PreparationService
 from tests.ui.crash_app_child import USER
 from tests.ui.station_driver import demo_config, local_clock
-from ui.shell.app import SITE_TOLERANCE
+
+#: The station killed and restarted a dozen times.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 STATION_ID = demo_config(ROOT).station.id
@@ -90,7 +95,7 @@ class Reports:
 
 def _service(record: Record) -> PreparationService:
     return PreparationService(record, station_id=STATION_ID,
-                              site_tolerance=SITE_TOLERANCE, clock=local_clock)
+                              site_tolerance=DEFAULT_SITE_TOLERANCE, clock=local_clock)
 
 
 def _left_open(url: str) -> tuple[str, int] | None:

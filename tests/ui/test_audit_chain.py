@@ -16,18 +16,21 @@ from station.records.audit import AuditReport
 from station.records.database import make_engine
 from station.records.record import open_record
 from station.records.store import StoredEvent
-from tests.ui.test_audit_replay import open_replay
-from tests.ui.test_audit_search import (
+from tests.ui.auditing import (
     TIMEOUT_MS,
     FakePrompts,
     Running,
     Seeded,
     open_page,
+    open_replay,
     run_search,
-    screenshot,
     seed_sqlite,
 )
+from tests.ui.station_driver import screenshot
 from ui.audit.page import ChainBanner, ChainStatus
+
+#: The auditor's page on its worker thread over a record seeded for each test.
+pytestmark = pytest.mark.slow
 
 RED = "#b71c1c"
 

@@ -5,59 +5,41 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 
-from station.cli.records_search import simulated_balance
-from station.demo.seed import PHARMACISTS, TECHNICIANS, SeedReport, seed
-from station.records.formulary_versions import FormularyVersions
-from station.records.record import Record, open_record
+from station.core.accounts import Role
+from station.demo.seed import PHARMACISTS, TECHNICIANS
 from station.records.search import (
     CSV_COLUMNS,
     OUTCOMES,
-    PreparationSummary,
     SearchError,
     csv_row,
     search,
-    summaries,
 )
-from station.records.users import Role, Session, User
-from ui.audit.page import AuditPage, ChainStatus
+from station.records.users import User
+from station.services.sessions import Session
+from tests.ui.auditing import (
+    COUNT,
+    SCREEN,
+    TIMEOUT_MS,
+    FakePrompts,
+    Running,
+    Seeded,
+    fill,
+    ids,
+    open_page,
+    run_search,
+    seed_sqlite,
+)
+from tests.ui.station_driver import screenshot
+from ui.audit.page import ChainStatus
 from ui.audit.search import COLUMNS, ResultsTableModel, parse_query
-from ui.workers.audit_worker import AuditWorker, SearchQuery
-from ui.workers.devices import DeviceThreads
+from ui.workers.audit_worker import SearchQuery
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-#: The seeded shift ends here; eight half-hour slots start on one UTC day and end on the next.
-END = dt.datetime(2026, 11, 27, 1, 30, tzinfo=dt.UTC)
-COUNT = 8
-SEED = 7
-SCREEN = (1920, 1080)
-TIMEOUT_MS = 20_000
-
-
-@dataclass
-class Seeded:
-    """A seeded SQLite record: its URL, what the seeder said, and every summary."""
-
-    url: str
-    report: SeedReport
-    found: list[PreparationSummary]
-
-
-def seed_sqlite(folder: Path, count: int = COUNT) -> Seeded:
-    """Seed ``count`` preparations into ``folder/station.db`` as ``station records seed`` does."""
-    url = f"sqlite:///{folder / 'station.db'}"
-    record = open_record(url)
-    try:
-        report = seed(record, count, seed=SEED, clock=lambda: END, pan=simulated_balance)
-        found = summaries(record.events, FormularyVersions(record.engine))
-    finally:
-        record.close()
-    return Seeded(url, report, found)
+#: The auditor's page on its worker thread over a seeded record.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -65,84 +47,9 @@ def seeded(tmp_path_factory) -> Seeded:
     return seed_sqlite(tmp_path_factory.mktemp("audit"))
 
 
-class FakePrompts:
-    """Answers the CSV prompt with a path in the test's folder."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.asked: list[str] = []
-
-    def csv_path(self, parent, suggested: str) -> str | None:
-        del parent
-        self.asked.append(suggested)
-        return str(self.path) if self.path is not None else None
-
-
-@dataclass
-class Running:
-    """An audit page over a worker on its own thread."""
-
-    page: AuditPage
-    worker: AuditWorker
-    record: Record
-    prompts: FakePrompts
-
-
-def open_page(qtbot, url: str, prompts: FakePrompts) -> Iterator[Running]:
-    """A page whose worker runs on its own thread; joins the thread afterwards."""
-    record = open_record(url, migrate=False)
-    worker = AuditWorker(record)
-    threads = DeviceThreads()
-    threads.add(worker)
-    page = AuditPage(worker, prompts)
-    qtbot.addWidget(page)
-    page.resize(*SCREEN)
-    page.show()
-    qtbot.waitExposed(page)
-    threads.start()
-    try:
-        qtbot.waitUntil(lambda: page.banner.status is not ChainStatus.CHECKING,
-                        timeout=TIMEOUT_MS)
-        yield Running(page, worker, record, prompts)
-    finally:
-        assert threads.stop(), "the audit thread did not end"
-        record.close()
-
-
 @pytest.fixture
 def running(qtbot, seeded, tmp_path) -> Iterator[Running]:
     yield from open_page(qtbot, seeded.url, FakePrompts(tmp_path / "found.csv"))
-
-
-def ids(found) -> list[str]:
-    return [s.preparation_id for s in found]
-
-
-def fill(page: AuditPage, **texts: str) -> None:
-    view = page.search_view
-    view.clear_form()
-    for name, text in texts.items():
-        if name == "outcome":
-            view.outcome.setCurrentIndex(view.outcome.findData(text))
-        else:
-            view.fields[name].setText(text)
-
-
-def run_search(qtbot, page: AuditPage, **texts: str) -> list[str]:
-    """Type the keys, press Enter in the first field, wait for the worker's answer."""
-    fill(page, **texts)
-    presenter = page.search
-    with qtbot.waitSignal(presenter.state_changed, timeout=TIMEOUT_MS,
-                          check_params_cb=lambda state: not state.busy):
-        qtbot.keyClick(page.search_view.fields["patient"], Qt.Key.Key_Return)
-    return ids(page.search_view.model.found)
-
-
-def screenshot(widget, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    assert widget.grab().save(str(path)), f"could not save {path}"
-    return path
 
 
 # ------------------------------------------------------------------------------ the keys

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtWidgets import QApplication
 
 from benchmarks.bench_gui import measure_station
+
+#: A benchmark phase: a whole preparation in the station window.
+pytestmark = pytest.mark.slow
 
 
 def test_the_station_phase_holds_one_preparation_and_stops_every_thread(

@@ -31,7 +31,7 @@ from station.records.record import open_record
 from station.services.hood import HoodSession, HoodView, NextAction
 from station.services.preparations import PreparationService
 from station.services.scan_events import ScanEvents
-from tests.station.builders import TickingClock
+from tests.clock import FakeClock
 from ui.technician.demo_panel import REPLUG, UNPLUG, DemoPanel
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -65,7 +65,7 @@ def record(tmp_path):
 
 @pytest.fixture
 def clock():
-    return TickingClock(START)
+    return FakeClock(START, step=dt.timedelta(seconds=1))
 
 
 @pytest.fixture

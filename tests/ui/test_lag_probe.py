@@ -113,6 +113,7 @@ def test_the_probe_stops_cleanly_and_starts_afresh(qtbot: QtBot) -> None:
         probe.deleteLater()
 
 
+@pytest.mark.slow  # every device running for a benchmark phase
 def test_the_gui_benchmark_runs_every_device_and_leaves_no_thread(qapp: QApplication) -> None:
     result = measure(1.0)
     assert result.idle.lag.count > 0

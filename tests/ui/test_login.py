@@ -10,14 +10,11 @@ from argon2 import PasswordHasher
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
+from station.core.accounts import AuthenticationError, Role
 from station.records.record import open_record
-from station.records.users import (
-    MAX_FAILED_LOGINS,
-    AuthenticationError,
-    Role,
-    SessionManager,
-    UserDirectory,
-)
+from station.records.users import MAX_FAILED_LOGINS, UserDirectory
+from station.services.sessions import SessionManager
+from tests.clock import FakeClock
 from ui.shell.login import ENTER_PASSWORD, LoginPresenter, LoginView
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -27,8 +24,8 @@ WRONG = "user id or password is wrong"
 DEMO = [("tech.ana", "tech-demo-123", "technician"), ("rph.jane", "rph-demo-4567", "pharmacist")]
 
 
-def clock() -> dt.datetime:
-    return NOW
+#: The record's clock: it stands still.
+clock = FakeClock(NOW)
 
 
 @pytest.fixture

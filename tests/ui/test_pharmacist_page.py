@@ -1,8 +1,6 @@
 """The pharmacist's page over a real record, on SQLite and PostgreSQL: the live queue, the
 review, signed decisions, the preparer refused, and a rejection coming back as a remake."""
 
-# ruff: noqa: F811 (the backend fixture is imported from the records tests)
-
 from __future__ import annotations
 
 import re
@@ -21,8 +19,7 @@ from station.services.hood import HoodSession
 from station.services.order_progress import OrderProgress
 from station.services.order_rows import REMAKE
 from station.services.scan_events import ScanEvents
-from tests.records.conftest import backend  # noqa: F401
-from tests.ui.pharmacist_world import ARTIFACTS, PASSWORDS, build_world, now, run_page
+from tests.ui.pharmacist_world import ARTIFACTS, PASSWORDS, now, run_page
 from tests.ui.relay import Relay
 from ui.pharmacist.page import CHECK_PASSED, REJECT_REASONS, RELEASE
 from ui.pharmacist.review_view import CHECK_PASSED as CHECK_BUTTON
@@ -30,12 +27,10 @@ from ui.pharmacist.review_view import RELEASE as RELEASE_BUTTON
 from ui.technician.worklist import WorklistPresenter
 from ui.workers.hood_worker import HoodWorker
 
+#: A seeded record and the page's worker thread for every test.
+pytestmark = pytest.mark.slow
+
 WRONG = "not my password"
-
-
-@pytest.fixture
-def world(backend):
-    yield from build_world(backend)
 
 
 @pytest.fixture
@@ -308,7 +303,7 @@ def test_a_decision_made_elsewhere_shows_on_the_open_review(world, running, qtbo
 
 
 def _review(world, preparation_id):
-    from station.services.review import review_preparation  # noqa: PLC0415
+    from station.services.review.build import review_preparation  # noqa: PLC0415
 
     return review_preparation(world.service, preparation_id)
 

@@ -1,8 +1,6 @@
 """The verification queue on SQLite and PostgreSQL: its fold, its table, and live updates
 when another process holds preparations in the same database."""
 
-# ruff: noqa: F811 (the backend fixture is imported from the records tests)
-
 from __future__ import annotations
 
 import datetime as dt
@@ -10,12 +8,11 @@ import re
 
 import pytest
 
+from station.core.accounts import Meaning
 from station.core.workflow import InProcessChecked, Phase, Rejected, Started
-from station.records.users import Meaning
 from station.services.verification_queue import VerificationQueue
-from tests.records.conftest import backend  # noqa: F401
-from tests.records.test_review import PhotographingTechnician
-from tests.ui.pharmacist_world import PASSWORDS, build_world, now, run_page
+from tests.records.builders import PhotographingTechnician
+from tests.ui.pharmacist_world import PASSWORDS, now, run_page
 from ui.pharmacist.queue import (
     COLUMNS,
     QueueTableModel,
@@ -23,10 +20,8 @@ from ui.pharmacist.queue import (
     waited_text,
 )
 
-
-@pytest.fixture
-def world(backend):
-    yield from build_world(backend)
+#: A seeded record and the page's worker thread for every test.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """The review view over a preparation with every kind of event (a recalled lot, a wrong vial,
 a blurred photo, an override, a weight near tolerance), on SQLite and PostgreSQL."""
 
-# ruff: noqa: F811 (fixtures are imported from the records tests)
-
 from __future__ import annotations
 
 import datetime as dt
@@ -11,10 +9,8 @@ import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QImage
 
-from station.services.review import review_preparation
-from tests.records.conftest import backend  # noqa: F401
-from tests.records.test_preparations import service, version  # noqa: F401
-from tests.records.test_review import OVERRIDE_REASON, RECALL, make_preparation
+from station.services.review.build import review_preparation
+from tests.records.builders import OVERRIDE_REASON, RECALL, make_preparation
 from tests.ui.pharmacist_world import ARTIFACTS
 from ui.pharmacist.review_view import (
     NO_PHOTO,

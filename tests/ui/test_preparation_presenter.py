@@ -24,7 +24,7 @@ from station.records.record import open_record
 from station.services.hood import HoodSession, NextAction
 from station.services.preparations import PreparationService
 from station.services.scan_events import ScanEvents
-from tests.station.builders import TickingClock
+from tests.clock import FakeClock
 from ui.technician.preparation_presenter import PreparationPresenter, StepStatus
 
 SITE = dt.timezone(dt.timedelta(hours=-5))
@@ -66,7 +66,7 @@ class Requests:
 @pytest.fixture
 def hood(tmp_path):
     record = open_record(f"sqlite:///{tmp_path / 'station.db'}")
-    clock = TickingClock(START)
+    clock = FakeClock(START, step=dt.timedelta(seconds=1))
     service = PreparationService(record, station_id="hood-1",
                                  site_tolerance=Tolerance(Decimal("0.05")), clock=clock)
     version = service.versions.import_text(formulary_path().read_text(encoding="utf-8"),

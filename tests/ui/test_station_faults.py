@@ -35,18 +35,26 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-import ui.shell.app
 from scale_drivers.sim.scenario import Scenario, load_scenario
 from scale_drivers.sim.server import SimulatorServer
 from station.core.formulary import ProductRole
 from station.core.recipe import MassCheck, Step, StepKind
 from station.core.workflow import Phase, Preparation
+from station.demo import balance as demo_balance
 from station.records.store import StoredEvent
 from station.services.hood import BALANCE_CHECK, HoodView, NextAction, balance_stream
-from tests.ui.station_driver import Technician, demo_config, local_clock, screenshot
-from tests.ui.test_station_app import start_single_vial_order
+from tests.ui.station_driver import (
+    Technician,
+    demo_config,
+    local_clock,
+    screenshot,
+    start_single_vial_order,
+)
 from ui.shell.app import Station, build_station
 from ui.widgets.weight_gauge import band_text, readout_text, stability_text
+
+#: Whole preparations in the station window, each with a balance fault.
+pytestmark = pytest.mark.slow
 
 #: The quick balance: settling time constant and stability window (s).
 QUICK_SETTLE_S = 0.05
@@ -77,7 +85,7 @@ def quick_scenario(path: str | Path) -> Scenario:
 @pytest.fixture
 def station(qtbot: QtBot, tmp_path: Path,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[Station]:
-    monkeypatch.setattr(ui.shell.app, "load_scenario", quick_scenario)
+    monkeypatch.setattr(demo_balance, "load_scenario", quick_scenario)
     built = build_station(demo_config(tmp_path), clock=local_clock, seed=3)
     qtbot.addWidget(built.window)
     built.window.resize(1920, 1080)
@@ -370,7 +378,7 @@ def test_a_balance_fault_accepts_no_weight_is_named_and_the_preparation_carries_
     taken = bench.look()
     assert [w.kind for w in taken] == ["weight_read"]
     assert not re.search(fault.shown, on_screen(station)), "the fault is still shown"
-    wait_until_shown(qtbot, station, r"✔ Balance: CONNECTED — ", timeout=HOLD_MS)
+    wait_until_shown(qtbot, station, r"✔ Balance: CONNECTED — ")
     bench.finish()
     assert_held_with_every_step(bench, preparation_id, kept)
 

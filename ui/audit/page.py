@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from station.records.audit import AuditReport
-from station.records.users import Session
+from station.services.audit import AuditReport
+from station.services.sessions import Session
 from ui.audit.replay_view import ReplayView
 from ui.audit.search import (
     AuditPrompts,

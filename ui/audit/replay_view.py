@@ -1,39 +1,21 @@
-"""Replay one preparation as it happened: its timeline, stepped or played against the clock.
+"""The auditor's replay of one preparation as it happened: the page that shows it.
 
-:func:`moment_at` says what the record showed after one timeline entry: the latest photo, the
-latest balance reading and every reading so far, the latest scan, the phase and step, and the
-signatures given so far. It is pure, and the tests check it without painting.
-
-:class:`ReplayPlayer` keeps the playhead, a time on the preparation's own clock. Stepping
-(Left/Right, Home/End) jumps it to an entry; playing moves it with a GUI-thread QTimer at
-1×, 10× or 60× real speed, and the entry shown is the last one recorded at or before it.
-
-:class:`ReplayView` shows the timeline beside the moment: the event in words, the state, the
-photo, the scan, the balance's reading on the station's own weight gauge with the trace of
-readings so far, and each signature's manifestation (printed name, date and time, meaning).
+:class:`ReplayView` shows the timeline beside the moment (:mod:`ui.audit.replay_moment`): the
+event in words, the state, the photo, the scan, the balance's reading on the station's own
+weight gauge with the trace of readings so far, and each signature's manifestation (printed
+name, date and time, meaning). Its transport steps the playhead (Left/Right, Home/End) or plays
+it at 1×, 10× or 60× real speed (:class:`~ui.audit.replay_player.ReplayPlayer`).
 An event the record check names (an edited event, a changed photo) is marked in red on the
 timeline and above it.
 """
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Callable, Mapping
 
-from PySide6.QtCore import QElapsedTimer, QObject, QPoint, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QBrush,
-    QColor,
-    QImage,
-    QKeySequence,
-    QPainter,
-    QPaintEvent,
-    QShortcut,
-)
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
@@ -42,25 +24,26 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-from station.services.review import (
-    PreparationReview,
-    ScanView,
-    SignatureView,
-    TimelineEntry,
-    WeightView,
+from station.services.review.model import PreparationReview, TimelineEntry
+from ui.audit.replay_moment import (
+    Moment,
+    broken_event,
+    entry_text,
+    gauge_state,
+    scan_lines,
+    signature_text,
+    utc_clock,
+    weight_lines,
 )
+from ui.audit.replay_player import SPEEDS, TICK_MS, ReplayPlayer
 from ui.widgets.look import font
-from ui.widgets.weight_gauge import WeightGaugeState, WeightGaugeWidget
+from ui.widgets.photo_pane import PhotoPane
+from ui.widgets.weight_gauge import WeightGaugeWidget
 
-SPEEDS = (1, 10, 60)
-#: How often the playhead moves while playing (ms).
-TICK_MS = 100
-PHOTO_SIZE = (640, 360)
 TEXT_PT = 13
 TITLE_PT = 18
 LIST_WIDTH = 470
@@ -76,333 +59,6 @@ _PHASE_COLOURS = {
     "rejected": (BROKEN, "#ffffff"),
     "cancelled": ("#616161", "#ffffff"),
 }
-_EVENT_NUMBER = re.compile(r"\bevent (\d+)\b")
-
-
-# ------------------------------------------------------------------------------ moments
-
-
-@dataclass(frozen=True)
-class Moment:
-    """What the record showed right after timeline entry ``index``."""
-
-    index: int
-    entry: TimelineEntry
-    photo: TimelineEntry | None  # the latest photo_taken entry so far
-    weight: WeightView | None  # the latest balance reading so far
-    trace: tuple[WeightView, ...]  # every reading so far, oldest first
-    scan: ScanView | None  # the latest scan so far
-    step: int | None  # the step the latest step event was about
-    signatures: tuple[SignatureView, ...]  # given so far, oldest first
-
-    @property
-    def phase(self) -> str:
-        """The preparation's phase after this entry."""
-        return self.entry.phase
-
-
-def moment_at(timeline: Sequence[TimelineEntry], index: int) -> Moment:
-    """The moment after ``timeline[index]`` (``index`` clamped to the timeline)."""
-    if not timeline:
-        raise ValueError("a preparation's timeline has at least its creation")
-    index = min(max(index, 0), len(timeline) - 1)
-    so_far = timeline[:index + 1]
-    photo = next((e for e in reversed(so_far) if e.photo), None)
-    trace = tuple(e.weight for e in so_far if e.weight is not None)
-    scan = next((e.scan for e in reversed(so_far) if e.scan is not None), None)
-    step = next((e.step for e in reversed(so_far) if e.step is not None), None)
-    signatures = tuple(e.signature for e in so_far if e.signature is not None)
-    return Moment(index, timeline[index], photo, trace[-1] if trace else None, trace, scan,
-                  step, signatures)
-
-
-def broken_event(problem: str | None) -> int | None:
-    """The event number a record check's problem names (``chain broken at event 12: …``)."""
-    found = _EVENT_NUMBER.search(problem or "")
-    return int(found.group(1)) if found else None
-
-
-def gauge_state(weight: WeightView | None) -> WeightGaugeState:
-    """The gauge as the station showed this reading: the band is the step's tolerance."""
-    if weight is None:
-        return WeightGaugeState(message="no balance reading yet")
-    if (weight.net is None or weight.expected_net is None or weight.before is None
-            or weight.tolerance_percent is None):
-        return WeightGaugeState(value=weight.reading, stable=True,
-                                message="reference weighing (tare)")
-    target = weight.before + weight.expected_net
-    spread = abs(weight.expected_net) * weight.tolerance_percent / 100
-    return WeightGaugeState(value=weight.reading, stable=True, target=target,
-                            low=target - spread, high=target + spread)
-
-
-def weight_lines(weight: WeightView | None) -> str:
-    """The reading's check in words: net against expected, deviation, verdict."""
-    if weight is None:
-        return "No balance reading yet."
-    lines = [f"Balance {weight.balance_id}: “{weight.raw.strip()}” at {_clock(weight.at)}"]
-    if weight.net is not None:
-        lines.append(f"Net {weight.net} g, expected {_grams(weight.expected_net)} g: "
-                     f"{_signed(weight.deviation_percent)} % of ±{weight.tolerance_percent} %")
-        if weight.expected_dose or weight.measured_dose:
-            lines.append(f"Dose {weight.measured_dose or '?'} measured, "
-                         f"{weight.expected_dose or '?'} ordered")
-    else:
-        lines.append(f"Reference weighing {weight.reading} g (the next net weight subtracts it)")
-    if weight.problem is not None:
-        mark = "overridden" if weight.overridden else "refused"
-        lines.append(f"✖ {mark}: {weight.problem}")
-    elif weight.verifiable is False:
-        lines.append("⚠ accepted WITHOUT a weight check (not verifiable)")
-    else:
-        lines.append("✔ accepted")
-    if weight.resolution:
-        lines.append(f"then {weight.resolution}")
-    return "\n".join(lines)
-
-
-def scan_lines(scan: ScanView | None) -> str:
-    """The scan in words: what was read, what the step expected, the verdict."""
-    if scan is None:
-        return "No scan yet."
-    lines = [f"Scanned {scan.scanned or 'an unknown product'} at {_clock(scan.at)}",
-             "  ".join(part for part in (
-                 f"NDC {scan.ndc}" if scan.ndc else "", f"lot {scan.lot}" if scan.lot else "",
-                 f"exp {scan.expiry}" if scan.expiry else "",
-                 f"serial {scan.serial}" if scan.serial else "") if part) or "no GS1 data",
-             f"Expected: {' or '.join(scan.expected) or '—'}",
-             f"Raw: {scan.raw.replace(chr(29), '<GS>')}"]
-    if scan.problem is not None:
-        mark = "overridden" if scan.overridden else "refused"
-        lines.append(f"✖ {mark}: {scan.problem}")
-    else:
-        lines.append("✔ accepted")
-    if scan.resolution:
-        lines.append(f"then {scan.resolution}")
-    return "\n".join(lines)
-
-
-def entry_text(entry: TimelineEntry) -> str:
-    """``21:33:36  step 1  product scanned`` over the event's summary."""
-    step = f"  step {entry.step}" if entry.step is not None else ""
-    sign = "  ✍ signed" if entry.signature is not None else ""
-    return (f"{_clock(entry.utc)}{step}  {entry.kind.replace('_', ' ')}{sign}\n"
-            f"{entry.summary}")
-
-
-def _clock(when: dt.datetime) -> str:
-    return f"{when.astimezone(dt.UTC):%H:%M:%S}"
-
-
-def _grams(value: Decimal | None) -> str:
-    return f"{value:.3f}" if value is not None else "?"
-
-
-def _signed(value: Decimal | None) -> str:
-    return f"{value:+}" if value is not None else "?"
-
-
-def _span(seconds: float) -> str:
-    minutes, secs = divmod(round(max(seconds, 0.0)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-# ------------------------------------------------------------------------------ player
-
-
-class ReplayPlayer(QObject):
-    """The playhead over one timeline: step to an entry, or play at a speed.
-
-    ``moment_changed(Moment)`` when the entry shown changes; ``clock_changed(datetime)`` as
-    the playhead moves; ``playing_changed(bool)``.
-    """
-
-    moment_changed = Signal(object)  # Moment
-    clock_changed = Signal(object)  # dt.datetime, the playhead (UTC)
-    playing_changed = Signal(bool)
-
-    def __init__(self, parent: QObject | None = None, *, tick_ms: int = TICK_MS) -> None:
-        super().__init__(parent)
-        self._timeline: tuple[TimelineEntry, ...] = ()
-        self._times: list[dt.datetime] = []
-        self._index = 0
-        self._playhead: dt.datetime | None = None
-        self._speed = SPEEDS[0]
-        self._timer = QTimer(self)
-        self._timer.setInterval(tick_ms)
-        self._timer.timeout.connect(self._tick)
-        self._elapsed = QElapsedTimer()
-
-    @property
-    def timeline(self) -> tuple[TimelineEntry, ...]:
-        """The entries played."""
-        return self._timeline
-
-    @property
-    def index(self) -> int:
-        """The entry shown."""
-        return self._index
-
-    @property
-    def playhead(self) -> dt.datetime | None:
-        """The time on the preparation's clock now shown."""
-        return self._playhead
-
-    @property
-    def speed(self) -> int:
-        """How many times real speed playing goes."""
-        return self._speed
-
-    @property
-    def playing(self) -> bool:
-        """Whether the playhead is moving."""
-        return self._timer.isActive()
-
-    def moment(self) -> Moment | None:
-        """The moment shown, if there is a timeline."""
-        return moment_at(self._timeline, self._index) if self._timeline else None
-
-    def load(self, timeline: Sequence[TimelineEntry]) -> None:
-        """Replay ``timeline`` from its first entry, paused."""
-        self.pause()
-        self._timeline = tuple(timeline)
-        self._times = [e.utc for e in self._timeline]
-        self._index = -1
-        self._playhead = None
-        if self._timeline:
-            self.go_to(0)
-
-    def clear(self) -> None:
-        """Replay nothing."""
-        self.pause()
-        self._timeline, self._times, self._index, self._playhead = (), [], 0, None
-
-    def go_to(self, index: int) -> None:
-        """Show entry ``index`` (clamped); the playhead jumps to its time."""
-        if not self._timeline:
-            return
-        index = min(max(index, 0), len(self._timeline) - 1)
-        self._set_playhead(self._times[index])
-        self._show(index)
-
-    def step(self, delta: int) -> None:
-        """Show the entry ``delta`` entries on (negative: back)."""
-        self.go_to(self._index + delta)
-
-    def first(self) -> None:
-        """Show the first entry."""
-        self.go_to(0)
-
-    def last(self) -> None:
-        """Show the last entry."""
-        self.go_to(len(self._timeline) - 1)
-
-    def set_speed(self, speed: int) -> None:
-        """Play at ``speed`` times real speed from now on."""
-        if speed <= 0:
-            raise ValueError(f"the speed must be positive, got {speed}")
-        self._speed = speed
-
-    def play(self) -> None:
-        """Move the playhead at the chosen speed; from the start if at the end."""
-        if not self._timeline or self.playing:
-            return
-        if self._index >= len(self._timeline) - 1:
-            self.first()
-        self._elapsed.start()
-        self._timer.start()
-        self.playing_changed.emit(True)
-
-    def pause(self) -> None:
-        """Stop the playhead where it is."""
-        if self._timer.isActive():
-            self._timer.stop()
-            self.playing_changed.emit(False)
-
-    def toggle(self) -> None:
-        """Play if paused, pause if playing."""
-        if self.playing:
-            self.pause()
-        else:
-            self.play()
-
-    def _tick(self) -> None:
-        if self._playhead is None:
-            self.pause()
-            return
-        real_ms = self._elapsed.restart()
-        playhead = self._playhead + dt.timedelta(milliseconds=real_ms * self._speed)
-        end = self._times[-1]
-        if playhead >= end:
-            self.last()
-            self.pause()
-            return
-        self._set_playhead(playhead)
-        self._show(bisect.bisect_right(self._times, playhead) - 1)
-
-    def _set_playhead(self, when: dt.datetime) -> None:
-        if when != self._playhead:
-            self._playhead = when
-            self.clock_changed.emit(when)
-
-    def _show(self, index: int) -> None:
-        if index != self._index:
-            self._index = index
-            self.moment_changed.emit(moment_at(self._timeline, index))
-
-
-# ------------------------------------------------------------------------------ view
-
-
-class PhotoPane(QWidget):
-    """A photo scaled to fit (aspect kept) on a dark ground, or a line of text without one."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._image: QImage | None = None
-        self._text = ""
-        self.setMinimumSize(PHOTO_SIZE[0] // 2, PHOTO_SIZE[1] // 2)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setFont(font(TEXT_PT + 2, bold=True))
-
-    @property
-    def image(self) -> QImage | None:
-        """The photo shown, if any."""
-        return self._image
-
-    @property
-    def text(self) -> str:
-        """The words shown instead of a photo."""
-        return self._text
-
-    def show_image(self, image: QImage | None, text: str) -> None:
-        """Show ``image``, or ``text`` when there is none."""
-        self._image, self._text = image, ("" if image is not None else text)
-        self.update()
-
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
-        """The photos' own size."""
-        return QSize(*PHOTO_SIZE)
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
-        """The photo centred and scaled to fit, or the words."""
-        del event
-        painter = QPainter(self)
-        try:
-            painter.fillRect(self.rect(), QColor("#263238"))
-            if self._image is None:
-                painter.setPen(QColor("#ffffff"))
-                painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._text)
-                return
-            size = self._image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(QPoint(0, 0), size)
-            target.moveCenter(self.rect().center())
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawImage(target, self._image)
-        finally:
-            painter.end()
-
 
 
 def _label(parent: QWidget, name: str, points: int = TEXT_PT, *, bold: bool = False,
@@ -693,7 +349,7 @@ class ReplayView(QWidget):
         broken = "  ✖ FAILS THE RECORD CHECK" if entry.sequence == self._broken else ""
         self.event_label.setText(
             f"{moment.index + 1}/{len(self.player.timeline)} · event {entry.sequence} · "
-            f"{_clock(entry.utc)} UTC · {entry.user_id} at {entry.station_id}{broken}\n"
+            f"{utc_clock(entry.utc)} UTC · {entry.user_id} at {entry.station_id}{broken}\n"
             f"{entry.summary}")
         background, ink = _PHASE_COLOURS.get(moment.phase, ("#e0e0e0", "#000000"))
         self.phase_label.setText(f" {moment.phase.upper()} ")
@@ -704,7 +360,7 @@ class ReplayView(QWidget):
         self.scan_label.setText(scan_lines(moment.scan))
         self._show_weights(moment)
         self.signatures_label.setText("\n\n".join(
-            _signature_text(s) for s in moment.signatures) or "No signature yet.")
+            signature_text(s) for s in moment.signatures) or "No signature yet.")
 
     def _step_text(self, step: int | None) -> str:
         review = self.review
@@ -722,7 +378,8 @@ class ReplayView(QWidget):
             return
         self.photo.show_image(self._photos.get(sha256), "✖ PHOTO NOT AVAILABLE")
         step = f" at step {entry.step}" if entry.step is not None else ""
-        caption = f"Taken {_clock(entry.utc)} UTC{step} by {entry.user_id} · sha256 {sha256[:16]}…"
+        caption = (f"Taken {utc_clock(entry.utc)} UTC{step} by {entry.user_id} · "
+                   f"sha256 {sha256[:16]}…")
         problem = self._photo_problems.get(sha256)
         if problem is not None:
             caption += f"\n✖ {problem}"
@@ -755,7 +412,8 @@ class ReplayView(QWidget):
             self._show_clock(self.player.playhead)
 
 
-def _signature_text(signature: SignatureView) -> str:
-    text = f"✍ {signature.manifestation}"
-    return f"{text}\n    reason: {signature.reason}" if signature.reason else text
 
+def _span(seconds: float) -> str:
+    minutes, secs = divmod(round(max(seconds, 0.0)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

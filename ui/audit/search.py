@@ -1,9 +1,10 @@
 """The auditor's search: the keys, the matching preparations as a table, export as CSV.
 
 :func:`parse_query` turns what was typed into a :class:`~ui.workers.audit_worker.SearchQuery` (dates
-as ``YYYY-MM-DD``); the matching itself is :func:`station.records.search.search`, run by the
-:class:`~ui.workers.audit_worker.AuditWorker`. :class:`ResultsTableModel` is a read-only table over
-the frozen :class:`~station.records.search.PreparationSummary` records found.
+as ``YYYY-MM-DD``); the matching itself is :meth:`station.services.audit.AuditService.search`,
+run by the :class:`~ui.workers.audit_worker.AuditWorker`. :class:`ResultsTableModel` is a
+read-only table over the frozen :class:`~station.services.audit.PreparationSummary` records
+found.
 
 :class:`AuditSearchPresenter` holds what the screen shows (:class:`SearchState`) and asks
 through signals: ``search_requested(SearchQuery)``, ``export_requested(path, summaries)``,
@@ -43,7 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from station.records.search import (
+from station.services.audit import (
     AWAITING_VERIFICATION,
     CANCELLED,
     IN_PROGRESS,

@@ -30,10 +30,11 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QImage, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from station.core.accounts import Meaning
 from station.core.scan import split_symbology
 from station.core.workflow import Phase
-from station.records.users import Meaning, Session
-from station.services.review import PreparationReview
+from station.services.review.model import PreparationReview
+from station.services.sessions import Session
 from station.services.verification_queue import QueueEntry
 from ui.pharmacist.queue import QueueView
 from ui.pharmacist.review_view import ReviewView

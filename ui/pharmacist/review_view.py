@@ -11,8 +11,9 @@ check), or, when the workflow would refuse this pharmacist, its words instead.
 Keys (the view has the focus): Up/Down or PgUp/PgDn through the steps, Left/Right through a
 step's photographs, + and - zoom, 0 fits, Shift+arrows pan, Space and Shift+Space scroll the
 step's facts. Clicking a flag goes to its step.
-The view holds no record logic: it renders a :class:`~station.services.review.PreparationReview` and
-asks for photographs with ``photo_wanted(sha256)``.
+The view holds no record logic: it renders a
+:class:`~station.services.review.model.PreparationReview` and asks for photographs with
+``photo_wanted(sha256)``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ from PySide6.QtWidgets import (
 
 from station.core.recipe import StepKind
 from station.core.workflow import Phase
-from station.services.review import ALERT, Flag, PreparationReview, ScanView, StepView, WeightView
+from station.services.review.model import (
+    ALERT,
+    Flag,
+    PreparationReview,
+    ScanView,
+    StepView,
+    WeightView,
+)
 from ui.pharmacist.queue import waited_text
 from ui.widgets.look import font, text_label
 from ui.widgets.photo_viewer import PhotoViewer

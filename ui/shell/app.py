@@ -1,10 +1,10 @@
-"""The composition root: build the station from its configuration, run it, stop it cleanly.
+"""The window's composition root: the station's services and devices, put behind a window.
 
-:func:`build_station` reads a :class:`~station.config.StationConfig` and assembles the record,
-the accounts, the order book, the devices (real, or the simulated balance on a pseudo-
-terminal and the simulated camera) with one thread each, the hood worker, the presenters
-and the window. It is the one place in ``ui`` that may start a simulator. Nothing is built
-at import time; tests build a station the same way with a configuration of their own.
+:func:`build_station` takes the services and the devices that :mod:`station.bootstrap` builds
+from a :class:`~station.config.model.StationConfig` (the record, the accounts, the
+order book, the balance port and the camera, simulated or real), gives each device and the
+hood its own thread, and assembles the presenters and the window. Nothing is built at import
+time; tests build a station the same way with a configuration of their own.
 
 With no configuration the station runs as a demo: the embedded SQLite record, the sample
 formulary and worklist, demo accounts whose passwords the sign-in page shows, and the
@@ -13,42 +13,33 @@ formulary and worklist, demo accounts whose passwords the sign-in page shows, an
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
-from scale_drivers.api import SerialSettings
-from scale_drivers.sim.scenario import load_scenario
 from scale_drivers.sim.server import SimulatorServer
-from station.cli.scale import SIMULATOR_NAMES, pty_settings
-from station.config.catalog_files import SAMPLE_DIR
-from station.config.station_config import StationConfig, default_config_path, load_config
-from station.core.acceptance import AcceptanceTracker
-from station.core.quantities import Tolerance
-from station.demo.camera import SimulatedCamera
-from station.demo.camera_scene import Scene
-from station.demo.content import DEMO_ACCOUNTS, ensure_demo_content
-from station.demo.hood import DemoHood, SimulatorPlug
-from station.devices.camera import CameraSource, FolderCamera, OpenCvCamera
-from station.records.formulary_versions import FormularyVersions
-from station.records.order_book import OrderBook
-from station.records.recalls import RecallList
-from station.records.record import Record, open_record
-from station.records.users import Role, SessionManager, UserDirectory
-from station.services.hood import HoodSession
-from station.services.order_progress import OrderProgress
-from station.services.preparations import PreparationService
-from station.services.scan_events import ScanEvents
+from station.bootstrap import (
+    Clock,
+    HoodDevices,
+    NoFormulary,
+    StationServices,
+    local_now,
+    open_devices,
+    open_services,
+)
+from station.config.model import StationConfig
+from station.config.station_config import default_config_path, load_config
+from station.core.accounts import Role
+from station.demo.content import DEMO_ACCOUNTS
+from station.demo.hood import DemoHood
+from station.devices.camera import CameraSource
+from station.records.record import Record
 from ui.audit.page import AuditPage
 from ui.pharmacist.page import PharmacistPage
 from ui.shell.login import LoginPresenter, LoginView
@@ -68,17 +59,8 @@ from ui.workers.scanner_worker import ScannerWorker
 
 _log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
-#: The site's tolerance for a dose when neither the order nor the product sets one.
-SITE_TOLERANCE = Tolerance(Decimal("0.05"))
-DEMO_SCENARIO = SAMPLE_DIR / "scenarios" / "hood_demo.toml"
 #: How often the window looks for activity and for a session left idle (ms).
 IDLE_CHECK_MS = 5000
-
-
-def local_now() -> dt.datetime:
-    """The time now with the site's UTC offset (the hood's clock)."""
-    return dt.datetime.now().astimezone()
 
 
 @dataclass
@@ -86,7 +68,7 @@ class Station:
     """Everything :func:`build_station` made, to start, drive (tests) and stop."""
 
     config: StationConfig
-    record: Record
+    services: StationServices
     window: StationWindow
     threads: DeviceThreads
     hood_worker: HoodWorker
@@ -94,11 +76,26 @@ class Station:
     camera_worker: CameraWorker
     scanner_filter: ScannerEventFilter
     preparation: PreparationPresenter
-    simulator: SimulatorServer | None = None
-    camera_source: CameraSource | None = None
+    devices: HoodDevices
     demo: DemoHood | None = None
     scanner_worker: ScannerWorker | None = None
     _closed: bool = field(default=False, repr=False)
+
+    @property
+    def record(self) -> Record:
+        """The record the station writes to."""
+        return self.services.record
+
+    @property
+    def simulator(self) -> SimulatorServer | None:
+        """The demo's balance simulator, if the balance is simulated."""
+        simulated = self.devices.simulated_balance
+        return simulated.simulator if simulated is not None else None
+
+    @property
+    def camera_source(self) -> CameraSource:
+        """The camera the station reads."""
+        return self.devices.camera
 
     def start(self) -> None:
         """Start every device thread and show the window."""
@@ -115,77 +112,52 @@ class Station:
             app.removeEventFilter(self.scanner_filter)
         if not self.threads.stop():
             _log.error("a device thread did not stop in time")
-        if self.simulator is not None:
-            link = self.simulator.url
-            self.simulator.stop()
-            shutil.rmtree(Path(link).parent, ignore_errors=True)
-        self.record.close()
+        self.devices.close()
+        self.services.close()
 
 
 def build_station(config: StationConfig, *, clock: Clock = local_now, seed: int = 0,
                   config_path: Path | None = None) -> Station:
     """Assemble the station described by ``config`` (see the module's description)."""
-    record = open_record(config.record.url)
-    if config.demo:
-        ensure_demo_content(record, clock)
-    version = FormularyVersions(record.engine).latest()
-    if version is None:
-        record.close()
-        raise SystemExit("no formulary has been imported into the record: import one with "
-                         "`station formulary import FILE` first")
-    formulary = version.formulary()
-    directory = UserDirectory(record.engine, clock)
-    sessions = SessionManager(directory)
-    orders = OrderBook(record.engine, clock)
-    progress = OrderProgress(record.events)
-
-    simulator, url, link_settings = _balance_port(config, seed)
+    services = open_services(config, clock=clock)
+    try:
+        formulary = services.latest_formulary().formulary()
+    except NoFormulary as error:
+        services.close()
+        raise SystemExit(str(error)) from None
+    devices = open_devices(config, seed=seed)
     balance_worker = BalanceWorker.for_url(
-        url, config.balance.protocol, link_settings,
+        devices.balance_url, config.balance.protocol, devices.balance_settings,
         expected_serial=config.balance.expected_serial, readability=config.balance.readability)
-    camera_source = _camera(config, seed)
-    camera_worker = CameraWorker(camera_source)
+    camera_worker = CameraWorker(devices.camera)
     scanner_worker = (ScannerWorker(config.scanner.port, config.scanner.serial_settings)
                       if config.scanner.port else None)
 
-    def make_hood() -> HoodSession:
-        service = PreparationService(record, station_id=config.station.id,
-                                     site_tolerance=SITE_TOLERANCE, clock=clock)
-        recalls = RecallList(record.engine, clock)
-        return HoodSession(service, formulary, ScanEvents(recalls), AcceptanceTracker,
-                           station_id=config.station.id, clock=clock,
-                           balance_check_tolerance=config.station.check_tolerance)
-
-    hood_worker = HoodWorker(make_hood, sessions, orders, progress,
+    hood_worker = HoodWorker(lambda: services.hood_session(formulary), services.sessions,
+                             services.orders, services.progress,
                              check_weight=config.station.check_weight)
-    audit_worker = AuditWorker(record)
-    pharmacist_worker = PharmacistWorker(
-        PreparationService(record, station_id=config.station.id, site_tolerance=SITE_TOLERANCE,
-                           clock=clock), sessions)
+    audit_worker = AuditWorker(services.audit())
+    pharmacist_worker = PharmacistWorker(services.preparations(), services.sessions)
     threads = DeviceThreads()
     for worker in (balance_worker, camera_worker, hood_worker, scanner_worker, audit_worker,
                    pharmacist_worker):
         if worker is not None:
             threads.add(worker)
 
-    login = LoginPresenter(sessions, clock)
+    login = LoginPresenter(services.sessions, clock)
     demo_users = ([(a.user_id, a.password, a.role.value) for a in DEMO_ACCOUNTS]
                   if config.show_passwords else None)
     login_view = LoginView(login, demo_users=demo_users)
-    worklist = WorklistPresenter(progress.to_make(()), formulary)
+    worklist = WorklistPresenter(services.progress.to_make(()), formulary)
     prompts = DialogPrompts()
     presenter = PreparationPresenter(formulary, prompts, check_weight=config.station.check_weight,
                                      check_tolerance=config.station.check_tolerance,
                                      today=clock().date())
     preparation_view = PreparationView(presenter)
 
-    demo = None
-    panel: QWidget | None = None
-    if simulator is not None and isinstance(camera_source, SimulatedCamera):
-        demo = DemoHood(simulator.balance, SimulatorPlug(simulator), camera_source, formulary,
-                        today=clock().date(), seed=seed,
-                        check_weight=config.station.check_weight)
-        panel = DemoPanel(demo)
+    demo = devices.demo_hood(formulary, today=clock().date(), seed=seed,
+                             check_weight=config.station.check_weight)
+    panel = DemoPanel(demo) if demo is not None else None
     window = StationWindow(login_view, worklist, preparation_view,
                            station_name=config.station.name or config.station.id,
                            side_panel=panel,
@@ -198,9 +170,8 @@ def build_station(config: StationConfig, *, clock: Clock = local_now, seed: int 
     app = QApplication.instance()
     if app is not None:
         app.installEventFilter(scanner_filter)
-    station = Station(config, record, window, threads, hood_worker, balance_worker,
-                      camera_worker, scanner_filter, presenter, simulator, camera_source, demo,
-                      scanner_worker)
+    station = Station(config, services, window, threads, hood_worker, balance_worker,
+                      camera_worker, scanner_filter, presenter, devices, demo, scanner_worker)
     _watch_idle(window, scanner_filter, clock)
     settings_path = config_path or default_config_path()
     window.settings_requested.connect(lambda: SettingsDialog(config, settings_path,
@@ -277,29 +248,6 @@ def _watch_idle(window: StationWindow, counts: ScannerEventFilter, clock: Clock)
     timer.setInterval(IDLE_CHECK_MS)
     timer.timeout.connect(tick)
     timer.start()
-
-
-def _balance_port(config: StationConfig, seed: int
-                  ) -> tuple[SimulatorServer | None, str, SerialSettings | None]:
-    """The simulator (if any), the port to open and the serial settings to open it with."""
-    if not config.balance.simulated:
-        return None, config.balance.port, config.balance.serial_settings
-    simulator = SimulatorServer(SIMULATOR_NAMES[config.balance.protocol],
-                                load_scenario(DEMO_SCENARIO), seed=seed)
-    # A stable path, like /dev/serial/by-id/…: it follows the balance when it is replugged.
-    link = Path(tempfile.mkdtemp(prefix="iv-station-")) / "balance"
-    # A pty takes no parity: opened 8-N-1, it is reopened the same way after a refusal.
-    return simulator, simulator.start(link), pty_settings(config.balance.protocol)
-
-
-def _camera(config: StationConfig, seed: int) -> CameraSource:
-    camera = config.camera
-    if camera.simulated:
-        return SimulatedCamera(Scene(), fps=camera.fps, seed=seed)
-    if camera.device_index is not None:
-        return OpenCvCamera(camera.device_index)
-    assert camera.folder is not None
-    return FolderCamera(camera.folder, fps=camera.fps)
 
 
 def main(argv: Sequence[str] | None = None, *, config_path: Path | None = None) -> int:

@@ -1,7 +1,7 @@
 """The sign-in screen: a presenter that starts a session, a view sized for gloved hands.
 
 :class:`LoginPresenter` turns a user id and password into a :class:`LoginState`: either the
-signed-in :class:`~station.records.users.Session` or the error's own words ("user id or
+signed-in :class:`~station.services.sessions.Session` or the error's own words ("user id or
 password is wrong", "account … is locked …"). It never counts a blank password as an
 attempt, so pressing Enter on an empty field cannot lock anybody out.
 
@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from station.records.users import AuthenticationError, Session, SessionManager
+from station.core.accounts import AuthenticationError
+from station.services.sessions import Session, SessionManager
 from ui.widgets.look import font, line_edit
 
 Clock = Callable[[], dt.datetime]

@@ -1,11 +1,12 @@
 """The settings dialog: every key of ``station.toml``, sized for a gloved hand at arm's length.
 
 The dialog never judges a value itself. "Save" turns the fields into the tables of a TOML
-document and hands them to :func:`station.config.config_from_mapping`, the same check
-:func:`~station.config.load_config` makes, so the dialog and the file refuse exactly the same
-things with exactly the same words. A refusal is shown in a high-contrast label, the tab with
-the offending field comes to the front, and nothing is written. An accepted configuration is
-written with :func:`~station.config.write_config` (one small file, atomically); the station
+document and hands them to :func:`station.config.station_config.config_from_mapping`, the
+same check :func:`~station.config.station_config.load_config` makes, so the dialog and the
+file refuse exactly the same things with exactly the same words. A refusal is shown in a
+high-contrast label, the tab with the offending field comes to the front, and nothing is
+written. An accepted configuration is written with
+:func:`~station.config.writer.write_config` (one small file, atomically); the station
 reads it when it starts.
 """
 
@@ -31,13 +32,9 @@ from PySide6.QtWidgets import (
 
 from scale_drivers.api import Parity
 from scale_drivers.protocols import PROTOCOLS
-from station.config.station_config import (
-    SIMULATED,
-    ConfigError,
-    StationConfig,
-    config_from_mapping,
-    write_config,
-)
+from station.config.model import SIMULATED, StationConfig
+from station.config.station_config import ConfigError, config_from_mapping
+from station.config.writer import write_config
 from ui.widgets.look import font
 
 FONT_PT = 20
@@ -202,6 +199,7 @@ class SettingsDialog(QDialog):
                 "check_weight": self.check_weight_field.text(),
                 "check_tolerance": self.check_tolerance_field.text(),
             },
+            "site": {"tolerance": self.site_tolerance_field.text()},
             "record": {"url": self.database_url_field.text()},
             "balance": balance,
             "camera": camera,
@@ -240,6 +238,7 @@ class SettingsDialog(QDialog):
         self.name_field.setText(station.name)
         self.check_weight_field.setText(str(station.check_weight))
         self.check_tolerance_field.setText(_text(station.check_tolerance))
+        self.site_tolerance_field.setText(f"{config.site.tolerance.percent.normalize():f}%")
         _select(self.show_passwords_choice, config.demo_passwords)
         self.database_url_field.setText(config.record.url or "")
 
@@ -277,6 +276,10 @@ class SettingsDialog(QDialog):
         self.check_tolerance_field = self._line(
             form, "station.check_tolerance", "Check tolerance (g)",
             "blank: 0.1 % of the weight or 2 × readability",
+        )
+        self.site_tolerance_field = self._line(
+            form, "site.tolerance", "Dose tolerance (site)",
+            "e.g. 5% — when neither the order nor the product sets one",
         )
         self.show_passwords_choice = self._choice(
             form, "demo.show_passwords", "Demo passwords",

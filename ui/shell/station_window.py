@@ -27,10 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from station.core.accounts import Role
 from station.core.workflow import Phase, Preparation
 from station.devices.camera import CameraState
-from station.records.users import Role, Session
 from station.services.hood import HoodView
+from station.services.sessions import Session
 from ui.shell.login import LoginState, LoginView
 from ui.technician.preparation_view import PreparationView
 from ui.technician.worklist import WorklistPresenter, WorklistView

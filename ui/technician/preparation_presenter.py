@@ -1,20 +1,19 @@
-"""The guided preparation's presenter: what the screen shows, and what the station does by itself.
+"""The guided preparation's presenter: what the screen shows, and the requests it forwards.
 
 :class:`PreparationPresenter` sits on the GUI thread between the devices and the hood worker.
-It never touches a port or the record itself; it only decides and forwards:
+It never touches a port or the record itself. What the station does by itself — when a live
+reading becomes a request for a stable weight and what that weight is recorded as, which
+camera frame becomes the step's photograph, when symbols are a scan, where a handheld scan
+goes, what Enter means, when the balance streams, what a lost balance means — is decided by
+a :class:`~station.services.hood_controller.HoodController`, the same one the operational
+qualification drives; the presenter feeds it the devices' and the hood worker's signals and
+turns its requests into its own signals (``…_requested``, ``finished``) for the workers.
+Overrides, in-process checks and cancelling go through :class:`Prompts`.
 
-- live balance readings go to the gauge; on a weighing step (or the daily balance check) a
-  stable, non-empty, new load is captured by itself (:class:`~station.core.capture.
-  WeightCapture`): the balance is asked for its stable weight, which the hood records;
-- camera symbols go to the hood on a scanning step; a handheld scan goes to the step that
-  wants one (a product, or the printed label);
-- once a scan or a weight is accepted, the step's photograph is taken by itself from the
-  next camera frame (one taken after the acceptance, never an older one); a photograph step
-  (the labelled bag) waits for the primary key;
-- the primary key (Enter) confirms a manual step, retries after a hard stop, or takes a
-  photograph; overrides, in-process checks and cancelling go through :class:`Prompts`.
-
-Every change is one immutable :class:`PreparationScreenState` emitted with ``state_changed``.
+What it keeps is presentation: every change of the screen is one immutable
+:class:`PreparationScreenState` emitted with ``state_changed``; the gauge's target and band
+(the dose's, or the daily check's) with ``gauge_changed``; the symbols' overlays with
+``symbols_shown``.
 """
 
 from __future__ import annotations
@@ -28,10 +27,8 @@ from typing import Protocol
 from PySide6.QtCore import QObject, Signal
 
 from scale_drivers.api import BalanceInfo, Reading
-from scale_drivers.connection import LinkState
 from station.core.acceptance import Status
 from station.core.balance_check import check_limit
-from station.core.capture import WeightCapture
 from station.core.errors import StationError
 from station.core.formulary import Formulary
 from station.core.recipe import StepKind
@@ -40,11 +37,26 @@ from station.core.workflow import Phase, Preparation
 from station.devices.camera import Frame
 from station.devices.decoding import Symbol
 from station.services.hood import HoodView, NextAction
+from station.services.hood_controller import (
+    STABLE_TIMEOUT,
+    Confirm,
+    Finished,
+    GaugeMessage,
+    HoodController,
+    Request,
+    RequestStableWeight,
+    Retry,
+    SetStreaming,
+    ShowMessage,
+    SubmitBalanceCheck,
+    SubmitCameraRead,
+    SubmitHandheld,
+    SubmitLabel,
+    SubmitPhoto,
+    SubmitWeight,
+)
 from ui.widgets.status_bar import state_words
 from ui.widgets.weight_gauge import WeightGaugeState
-
-#: How long the balance may take to give a stable weight once one is asked for (s).
-STABLE_TIMEOUT = 8.0
 
 
 class StepStatus(Enum):
@@ -118,7 +130,7 @@ _PRIMARY = {
 
 
 class PreparationPresenter(QObject):
-    """Decides what the preparation screen shows and what happens by itself."""
+    """Shows the preparation screen; forwards what its :class:`HoodController` decides."""
 
     state_changed = Signal(object)  # PreparationScreenState
     gauge_changed = Signal(object)  # WeightGaugeState
@@ -151,112 +163,73 @@ class PreparationPresenter(QObject):
         self.check_tolerance = check_tolerance
         self.today = today
         self.state = PreparationScreenState()
-        self.view: HoodView | None = None
-        self.preparation: Preparation | None = None
-        self.balance: BalanceInfo | None = None
-        self._capture: WeightCapture | None = None
-        self._photo_wanted: tuple[str, int, int] | None = None
-        self._photo_asked: tuple[str, int, int] | None = None
-        self._streaming = False
-        self._link = LinkState.DISCONNECTED.value
+        # The status bar's words for a link state, so the gauge and the bar say the same.
+        self.controller = HoodController(stable_timeout=STABLE_TIMEOUT, link_words=state_words)
         self._gauge = WeightGaugeState()
+
+    @property
+    def view(self) -> HoodView | None:
+        """The hood's view last shown."""
+        return self.controller.view
+
+    @property
+    def preparation(self) -> Preparation | None:
+        """The preparation last shown."""
+        return self.controller.preparation
+
+    @property
+    def balance(self) -> BalanceInfo | None:
+        """The balance last identified (its readability is the one weighed with)."""
+        return self.controller.balance
 
     # ------------------------------------------------------------ from the hood worker
 
     def on_view_changed(self, view: HoodView, prep: Preparation | None) -> None:
         """The hood's new view: re-render, and do what the station does by itself."""
-        before = self.view
-        self.view, self.preparation = view, prep
+        requests = self.controller.view_changed(view, prep)
         self._set(self._render(view, prep))
         self._update_gauge_target()
-        # Live weights while weighing, and while stopped at a weighing (to adjust the syringe).
-        self._stream(view.next_action in {NextAction.WEIGH, NextAction.BALANCE_CHECK}
-                     or view.expected_reading is not None)
-        self._photo_by_itself()
-        if prep is not None and view.phase in {Phase.AWAITING_VERIFICATION, Phase.CANCELLED,
-                                                Phase.REJECTED} and (
-                before is None or before.phase is not view.phase):
-            self.finished.emit(prep.preparation_id, view.phase.value if view.phase else "")
+        self._forward(requests)
 
     def on_refused(self, message: str) -> None:
         """An input was not allowed; show why."""
-        if self._capture is not None:
-            self._capture.failed()
-        self._set(replace(self.state, message=f"✖ {message}"))
+        self._forward(self.controller.refused(message))
 
     # ------------------------------------------------------------ from the devices
 
     def on_balance_connected(self, info: BalanceInfo) -> None:
         """A (re)connected balance: captures use its readability."""
-        self.balance = info
-        if info.readability is not None:
-            self._capture = WeightCapture(info.readability)
+        self._forward(self.controller.balance_identified(info))
         self._update_gauge_target()
 
     def on_balance_state(self, state: str, _detail: str) -> None:
         """The balance's link: while it is not connected the gauge says the step waits."""
-        self._link = state
-        if state == LinkState.CONNECTED.value:
-            if self._gauge.message.startswith("BALANCE"):
-                self._gauge_message("")
-        else:
-            if self._capture is not None:
-                self._capture.failed()
-            # The status bar's word for the state, so both say the same thing.
-            self._gauge_message(f"BALANCE {state_words(state)}: the step waits for it")
+        self._forward(self.controller.balance_link(state))
 
     def on_live_reading(self, reading: Reading | None, problem: str) -> None:
         """A live reading (or why there is none): the gauge, and maybe an auto-capture."""
-        if reading is None:
-            if self._link == LinkState.CONNECTED.value:
-                self._gauge_message(problem)  # overload, underload, busy: the balance says so
-            return
-        # The gauge widget shows the value itself; keep it here so a new target keeps it.
-        self._gauge = replace(self._gauge, value=reading.value, stable=reading.stable)
-        self.reading_shown.emit(reading.value, reading.stable, reading.monotonic)
-        if self._gauge.message:
-            self._gauge_message("")
-        view, capture = self.view, self._capture
-        if view is None or capture is None or reading.unit != "g":
-            return
-        if view.next_action not in {NextAction.WEIGH, NextAction.BALANCE_CHECK}:
-            return
-        if capture.offer(reading.value, stable=reading.stable):
-            capture.requested()
-            self.stable_weight_requested.emit(STABLE_TIMEOUT)
+        if reading is not None:
+            # The gauge widget shows the value itself; keep it here so a new target keeps it.
+            self._gauge = replace(self._gauge, value=reading.value, stable=reading.stable)
+            self.reading_shown.emit(reading.value, reading.stable, reading.monotonic)
+        self._forward(self.controller.live_reading(reading, problem))
 
     def on_stable_reading(self, reading: Reading) -> None:
         """The balance's stable weight, asked for by a capture: record it."""
-        view, capture = self.view, self._capture
-        if capture is not None:
-            capture.taken(reading.value)
-        if view is None:
-            return
-        if view.next_action is NextAction.BALANCE_CHECK:
-            self.balance_check_requested.emit(reading)
-        elif view.next_action is NextAction.WEIGH:
-            self.weight_requested.emit(reading)
+        self._forward(self.controller.stable_reading(reading))
 
     def on_balance_failed(self, message: str) -> None:
         """A stable weight did not come: say so; the next steady reading tries again."""
-        if self._capture is not None:
-            self._capture.failed()
-        self._set(replace(self.state, message=f"✖ balance: {message}"))
+        self._forward(self.controller.stable_failed(message))
 
     def on_frame(self, frame: Frame) -> None:
         """The newest camera frame: the photograph a step is waiting for, if any."""
-        wanted = self._photo_wanted
-        if wanted is not None and wanted != self._photo_asked:
-            self._photo_wanted = None
-            self._photo_asked = wanted
-            self.photo_requested.emit(frame)
+        self._forward(self.controller.frame(frame))
 
     def on_symbols(self, frame: Frame, symbols: list[Symbol]) -> None:
         """Symbols the camera read: overlays, and the scan on a scanning step."""
-        view = self.view
-        scanning = view is not None and view.next_action is NextAction.SCAN
-        if scanning and symbols:
-            self.camera_read_requested.emit(frame, symbols)
+        scanning = self.controller.scanning
+        self._forward(self.controller.symbols(frame, symbols))
         text = self.state.decision_text if scanning else "not scanning at this step"
         status = self.state.decision if scanning else Status.PENDING
         prep = self.preparation
@@ -267,30 +240,13 @@ class PreparationPresenter(QObject):
 
     def on_handheld(self, text: str) -> None:
         """A handheld scan while a preparation is open."""
-        view = self.view
-        if view is None or view.next_action not in {NextAction.SCAN, NextAction.SCAN_LABEL}:
-            self._set(replace(self.state, message="✖ no scan is expected at this step: "
-                                                  f"{text.strip()!r} ignored"))
-            return
-        if view.next_action is NextAction.SCAN_LABEL:
-            self.label_requested.emit(text)
-        else:
-            self.handheld_requested.emit(text)
+        self._forward(self.controller.handheld(text))
 
     # ------------------------------------------------------------ intents (keys, buttons)
 
     def primary(self) -> None:
         """Enter: confirm, retry, or take the photograph the step waits for."""
-        view = self.view
-        if view is None:
-            return
-        action = view.next_action
-        if action is NextAction.CONFIRM:
-            self.confirm_requested.emit()
-        elif action in {NextAction.RETRY, NextAction.RETRY_OR_OVERRIDE}:
-            self.retry_requested.emit()
-        elif action is NextAction.PHOTO:
-            self._want_photo(again=True)
+        self._forward(self.controller.primary())
 
     def override(self) -> None:
         """F8: a pharmacist overrides the hard stop (when it may be overridden)."""
@@ -410,31 +366,41 @@ class PreparationPresenter(QObject):
             self._gauge = gauge
             self.gauge_changed.emit(gauge)
 
-    def _stream(self, on: bool) -> None:
-        if on != self._streaming:
-            self._streaming = on
-            self.streaming_requested.emit(on)
+    def _forward(self, requests: list[Request]) -> None:
+        """Carry out the controller's requests: the screen's own, or a signal to a worker."""
+        for request in requests:
+            match request:
+                case ShowMessage(text=text):
+                    self._set(replace(self.state, message=text))
+                case GaugeMessage(text=text):
+                    self._gauge_message(text)
+                case Finished(preparation_id=preparation_id, outcome=outcome):
+                    self.finished.emit(preparation_id, outcome)
+                case _:
+                    self._ask_worker(request)
 
-    def _photo_by_itself(self) -> None:
-        view, prep = self.view, self.preparation
-        self._photo_wanted = None
-        if view is None or prep is None or view.next_action is not NextAction.PHOTO:
-            return
-        step = prep.step
-        if step is None or step.kind is StepKind.PHOTO:
-            return  # the labelled container: the technician holds it up and presses Enter
-        self._want_photo(again=False)
-
-    def _want_photo(self, *, again: bool) -> None:
-        """Take the step's photograph from the next frame (once per attempt, unless again)."""
-        prep = self.preparation
-        if prep is None or prep.step is None:
-            return
-        key = (prep.preparation_id, prep.step.number, len(prep.record(prep.step.number).photos))
-        if again:
-            self._photo_asked = None
-        if key != self._photo_asked:
-            self._photo_wanted = key
+    def _ask_worker(self, request: Request) -> None:
+        match request:
+            case RequestStableWeight(timeout=timeout):
+                self.stable_weight_requested.emit(timeout)
+            case SetStreaming(on=on):
+                self.streaming_requested.emit(on)
+            case SubmitCameraRead(frame=frame, symbols=symbols):
+                self.camera_read_requested.emit(frame, symbols)
+            case SubmitHandheld(text=text):
+                self.handheld_requested.emit(text)
+            case SubmitLabel(text=text):
+                self.label_requested.emit(text)
+            case SubmitWeight(reading=reading):
+                self.weight_requested.emit(reading)
+            case SubmitBalanceCheck(reading=reading):
+                self.balance_check_requested.emit(reading)
+            case SubmitPhoto(frame=frame):
+                self.photo_requested.emit(frame)
+            case Confirm():
+                self.confirm_requested.emit()
+            case Retry():
+                self.retry_requested.emit()
 
 
 def _status(number: int, current: int, stopped: int | None, phase: Phase) -> StepStatus:

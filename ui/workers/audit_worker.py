@@ -5,13 +5,15 @@
 ``…_requested`` signals (queued to the worker's thread, handled in order) and hears back:
 
 - ``searched(SearchResult)`` or ``search_failed(SearchQuery, why)``;
-- ``verified(AuditReport)`` or ``verify_failed(why)``: :func:`verify_record` over the whole
-  record (the chain, then every photo), run once at start and again on request;
+- ``verified(AuditReport)`` or ``verify_failed(why)``: :meth:`AuditService.verify` over the
+  whole record (the chain, then every photo), run once at start and again on request;
 - ``replay_loaded(Replay)`` or ``replay_failed(preparation_id, why)``: a preparation's
-  :class:`~station.services.review.PreparationReview` with every photo it names, read and decoded;
+  :class:`~station.services.review.model.PreparationReview` with every photo it names, read and
+  decoded;
 - ``exported(path, rows)`` or ``export_failed(path, why)``: the CSV written.
 
-The summaries the searches filter are folded once per state of the record (its head) and
+The worker reads the record only through its :class:`~station.services.audit.AuditService`,
+which folds the summaries the searches filter once per state of the record (its head) and
 again after every check, so searching again reads only the head until something is recorded.
 """
 
@@ -21,7 +23,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,13 +31,8 @@ from PySide6.QtGui import QImage
 from sqlalchemy.exc import SQLAlchemyError
 
 from station.core.errors import StationError
-from station.core.quantities import Tolerance
-from station.records.audit import verify_record
-from station.records.photostore import digest
-from station.records.record import Record
-from station.records.search import PreparationSummary, search, summaries, write_csv
-from station.services.preparations import PreparationService
-from station.services.review import PreparationReview, review_preparation
+from station.services.audit import AuditService, PreparationSummary
+from station.services.review.model import PreparationReview
 from ui.workers.devices import _release_to_main_thread
 
 _log = logging.getLogger(__name__)
@@ -45,7 +41,6 @@ _log = logging.getLogger(__name__)
 _EXPECTED = (StationError, SQLAlchemyError, OSError, ValueError, KeyError, TypeError)
 
 T = TypeVar("T")
-_UNUSED_TOLERANCE = Tolerance(Decimal("0.05"))
 
 
 @dataclass(frozen=True)
@@ -64,7 +59,7 @@ class SearchQuery:
     outcome: str | None = None
 
     def keys(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`station.records.search.search` given."""
+        """The keyword arguments of :meth:`AuditService.search` given."""
         return {f.name: value for f in fields(self)
                 if (value := getattr(self, f.name)) is not None and value != ""}
 
@@ -103,7 +98,7 @@ class AuditWorker(QObject):
 
     searched = Signal(object)  # SearchResult
     search_failed = Signal(object, str)  # SearchQuery, why
-    verified = Signal(object)  # station.records.audit.AuditReport
+    verified = Signal(object)  # station.services.audit.AuditReport
     verify_failed = Signal(str)
     replay_loaded = Signal(object)  # Replay
     replay_failed = Signal(str, str)  # preparation id, why
@@ -115,12 +110,10 @@ class AuditWorker(QObject):
     replay_requested = Signal(str)  # emit from the GUI: a preparation id
     export_requested = Signal(str, object)  # emit from the GUI: path, PreparationSummary tuple
 
-    def __init__(self, record: Record, *, name: str = "audit") -> None:
+    def __init__(self, audit: AuditService, *, name: str = "audit") -> None:
         super().__init__()
         self.setObjectName(name)
-        self._record = record
-        self._reader: PreparationService | None = None
-        self._folded: tuple[str, list[PreparationSummary]] | None = None
+        self._audit = audit
         self._stopped = False
         self.search_requested.connect(self.run_search)
         self.verify_requested.connect(self.verify)
@@ -159,9 +152,7 @@ class AuditWorker(QObject):
         """Re-check the chain and every photo; ``verified`` or ``verify_failed``."""
         if self._stopped:
             return
-        record = self._record
-        self._folded = None  # an edit behind the store's back leaves the head as it was
-        outcome = self._attempt(lambda: verify_record(record.events, record.photos))
+        outcome = self._attempt(self._audit.verify)
         if isinstance(outcome, _Failure):
             self.verify_failed.emit(outcome.why)
         else:
@@ -183,7 +174,7 @@ class AuditWorker(QObject):
         """Write ``found`` as CSV to ``path``; ``exported`` or ``export_failed``."""
         if self._stopped:
             return
-        outcome = self._attempt(lambda: _write(Path(path), found))
+        outcome = self._attempt(lambda: self._audit.export_csv(Path(path), found))
         if isinstance(outcome, _Failure):
             self.export_failed.emit(path, outcome.why)
         else:
@@ -192,43 +183,26 @@ class AuditWorker(QObject):
     # ------------------------------------------------------------ work
 
     def _search(self, query: SearchQuery) -> SearchResult:
-        everything = self._summaries()
-        return SearchResult(query, tuple(search(everything, **query.keys())), len(everything))
-
-    def _summaries(self) -> list[PreparationSummary]:
-        head = self._record.events.head().hash
-        if self._folded is None or self._folded[0] != head:
-            self._folded = (head, summaries(self._record.events, self._service().versions))
-        return self._folded[1]
+        found = self._audit.search(**query.keys())
+        return SearchResult(query, found.matches, found.total)
 
     def _replay(self, preparation_id: str) -> Replay:
-        review = review_preparation(self._service(), preparation_id)
+        review = self._audit.review(preparation_id)
         images: dict[str, QImage] = {}
         problems: dict[str, str] = {}
-        for sha256 in dict.fromkeys(e.photo for e in review.timeline if e.photo):
-            try:
-                data = self._record.photos.get(sha256)
-            except StationError as error:
-                problems[sha256] = str(error)
+        for sha256, photo in self._audit.replay_photos(review).items():
+            if isinstance(photo, str):
+                problems[sha256] = photo
                 continue
-            image = QImage.fromData(data)
+            image = QImage.fromData(photo.data)
             if image.isNull():
                 problems[sha256] = f"photo {sha256[:12]}… is not a readable image"
                 continue
             images[sha256] = image
-            if digest(data) != sha256:
+            if not photo.intact:
                 problems[sha256] = (f"photo {sha256[:12]}… does not match its hash: "
                                     "it was changed after it was taken")
         return Replay(review, images, problems)
-
-    def _service(self) -> PreparationService:
-        """A read-only service (formulary versions parsed once); it records nothing."""
-        if self._reader is None:
-            # A review reads each preparation's own site tolerance from its record.
-            self._reader = PreparationService(self._record, station_id=self.objectName(),
-                                              site_tolerance=_UNUSED_TOLERANCE,
-                                              clock=_no_clock)
-        return self._reader
 
     def _attempt(self, work: Callable[[], T]) -> T | _Failure:
         """``work()``, or what went wrong in one line (logged with its traceback)."""
@@ -238,11 +212,3 @@ class AuditWorker(QObject):
             _log.warning("%s: %s", self.objectName(), error, exc_info=True)
             return _Failure(str(error).splitlines()[0] if str(error) else type(error).__name__)
 
-
-def _write(path: Path, found: tuple[PreparationSummary, ...]) -> int:
-    with path.open("w", encoding="utf-8", newline="") as out:
-        return write_csv(found, out)
-
-
-def _no_clock() -> dt.datetime:
-    raise StationError("the audit replay records nothing, so it has no clock")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -35,7 +34,8 @@ from scale_drivers.protocols import open_balance
 from station.devices.camera import CameraSource, CameraState, Frame
 from station.devices.decode_worker import LatestFrameDecoder
 from station.devices.decoding import DecodePipeline, Symbol
-from station.services.hood import BalanceRefused, readability_to_use
+from station.services.hood import BalanceRefused
+from station.services.hood_controller import balance_to_use
 
 _log = logging.getLogger(__name__)
 
@@ -73,9 +73,10 @@ class BalanceWorker(QObject):
     ``identified`` carries the readability the station weighs with: the balance's own, else
     the configured ``readability``; a balance whose readability is unknown or disagrees with
     the configured one is refused like one with the wrong serial (disconnected, with the
-    reason, and ``failed``). Every :attr:`heartbeat_ms` the worker either checks an
-    idle connected balance or tries once to reopen a disconnected one, so a pulled cable is
-    reported within a second and a plugged-back balance comes back by itself.
+    reason, and ``failed``): :func:`~station.services.hood_controller.balance_to_use`
+    decides, for the qualification too. Every :attr:`heartbeat_ms` the worker either checks
+    an idle connected balance or tries once to reopen a disconnected one, so a pulled cable
+    is reported within a second and a plugged-back balance comes back by itself.
     """
 
     reading_received = Signal(object)  # scale_drivers.api.Reading
@@ -212,8 +213,7 @@ class BalanceWorker(QObject):
         self._balance.expected_serial = self._expected_serial
         try:
             info = self._balance.connect()
-            readability = readability_to_use(info, self._readability)
-            self.identified.emit(replace(info, readability=readability))
+            self.identified.emit(balance_to_use(info, self._readability).info)
         except BalanceRefused as error:  # connected, but no weight can be checked on it
             self._balance.close()
             self._balance.last_error = str(error)

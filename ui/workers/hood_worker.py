@@ -26,16 +26,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scale_drivers.api import BalanceInfo, Reading
 from station.core.acceptance import SymbolRead
+from station.core.accounts import AuthenticationError, Meaning, SignatureRefused
 from station.core.balance_check import CheckResult
 from station.core.errors import StationError
-from station.core.gravimetry import BalanceSpec
 from station.devices.camera import Frame
 from station.devices.decoding import Symbol
-from station.records.formulary_versions import FormularyVersion
-from station.records.order_book import OrderBook
-from station.records.users import AuthenticationError, Meaning, SessionManager, SignatureRefused
-from station.services.hood import HoodSession, readability_to_use
-from station.services.order_progress import OrderProgress
+from station.services.hood import HoodSession
+from station.services.hood_controller import balance_to_use
+from station.services.order_progress import OrderProgress, OrderSource
+from station.services.sessions import SessionManager
 from ui.workers.devices import _release_to_main_thread
 
 _log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ class HoodWorker(QObject):
     check_requested = Signal(str, str, bool, str)  # pharmacist id, password, approved, reason
     worklist_requested = Signal()
 
-    def __init__(self, make_hood: HoodFactory, sessions: SessionManager, orders: OrderBook,
+    def __init__(self, make_hood: HoodFactory, sessions: SessionManager, orders: OrderSource,
                  progress: OrderProgress, *, check_weight: Decimal,
                  name: str = "hood") -> None:
         super().__init__()
@@ -146,13 +145,14 @@ class HoodWorker(QObject):
         ``info.readability`` is the one to weigh with: the balance worker has already applied
         the configured readability (:class:`~ui.workers.devices.BalanceWorker`); without one the
         balance is refused. Its repeatability is taken at the floor of 0.41 readability steps
-        (USP <41>), the least any balance is credited with.
+        (USP <41>), the least any balance is credited with
+        (:func:`~station.services.hood_controller.balance_to_use`, as the qualification does).
         """
         def connect(hood: HoodSession) -> object:
-            if hood.balance == info:
+            usable = balance_to_use(info, None)
+            if hood.balance == usable.info:
                 return hood
-            spec = BalanceSpec(readability_to_use(info, None), Decimal(0))
-            return hood.connect_balance(info, spec)
+            return hood.connect_balance(usable.info, usable.spec)
 
         self._do(connect)
 
@@ -160,8 +160,11 @@ class HoodWorker(QObject):
         """Start preparing an order (a remake of its rejected preparation, if it was one)."""
         def start(hood: HoodSession) -> object:
             self._progress.refresh()
-            return hood.start(self._orders.order(order_id), self._current_formulary(), user,
-                              remake_of=self._progress.remake_of(order_id))
+            order = self._orders.order(order_id)
+            version = hood.service.versions.latest()
+            if version is None:
+                raise StationError("no formulary has been imported: import one before preparing")
+            return hood.start(order, version, user, remake_of=self._progress.remake_of(order_id))
 
         self._do(start)
         self.refresh_worklist()
@@ -270,13 +273,6 @@ class HoodWorker(QObject):
         if recorded is not None and recorded is not prep.phase:
             user = hood.user
             self._do(lambda h: h.resume(prep.preparation_id, user))
-
-    def _current_formulary(self) -> FormularyVersion:
-        hood = self._need_hood()
-        version = hood.service.versions.latest()
-        if version is None:
-            raise StationError("no formulary has been imported: import one before preparing")
-        return version
 
     def _need_hood(self) -> HoodSession:
         if self._hood is None:

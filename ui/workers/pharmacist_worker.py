@@ -2,7 +2,7 @@
 
 :class:`PharmacistWorker` is a QObject without a parent, moved to its own QThread (add it to
 :class:`~ui.workers.devices.DeviceThreads`): ``start`` reads the queue and starts an
-:class:`~station.records.live.EventFeed` on a thread of its own (LISTEN/NOTIFY on
+:class:`~station.services.live.EventFeed` on a thread of its own (LISTEN/NOTIFY on
 PostgreSQL, polling on SQLite), so preparations held at any station sharing the database
 appear without a refresh; ``stop`` closes the feed and joins its thread.
 
@@ -34,6 +34,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 from sqlalchemy.exc import SQLAlchemyError
 
+from station.core.accounts import AuthenticationError, SignatureRefused
 from station.core.errors import StationError
 from station.core.workflow import (
     Event,
@@ -44,11 +45,12 @@ from station.core.workflow import (
     Verified,
     apply,
 )
-from station.records.live import EventFeed
-from station.records.photostore import digest
-from station.records.users import AuthenticationError, Session, SessionManager, SignatureRefused
+from station.services.live import EventFeed, follow
+from station.services.photos import read_photo
 from station.services.preparations import SIGNED, PreparationService
-from station.services.review import PreparationReview, review_preparation
+from station.services.review.build import review_preparation
+from station.services.review.model import PreparationReview
+from station.services.sessions import Session, SessionManager
 from station.services.verification_queue import VerificationQueue
 from ui.workers.devices import _release_to_main_thread
 
@@ -135,8 +137,8 @@ class PharmacistWorker(QObject):
         """Read the queue, then follow the record's new events (on the worker's thread)."""
         self._stopping.clear()
         self.refresh(force=True)
-        feed = EventFeed(self._service.record.engine, after=self._queue.last,
-                         poll_interval=self._poll_interval)
+        feed = follow(self._service.record, after=self._queue.last,
+                      poll_interval=self._poll_interval)
         self._feed = feed
         self._feed_thread = threading.Thread(target=self._follow, args=(feed,),
                                              name=f"{self.objectName()} event feed",
@@ -208,15 +210,15 @@ class PharmacistWorker(QObject):
     def load_photo(self, sha256: str) -> None:
         """A photograph at full resolution, checked against its hash and decoded off the GUI."""
         try:
-            data = self._service.record.photos.get(sha256)
+            photo = read_photo(self._service.record.photos, sha256)
         except (*_Errors, OSError) as error:
             self.photo_failed.emit(sha256, f"the photo could not be read: {error}")
             return
-        if digest(data) != sha256:
+        if not photo.intact:
             self.photo_failed.emit(sha256, "the stored photo does not match the hash the record "
                                            "holds for it: it cannot be trusted")
             return
-        image = QImage.fromData(data)
+        image = QImage.fromData(photo.data)
         if image.isNull():
             self.photo_failed.emit(sha256, "the stored photo is not an image")
             return

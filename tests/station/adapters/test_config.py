@@ -17,22 +17,25 @@ from scale_drivers.api import Handshake, Parity, SerialSettings
 from scale_drivers.protocols import PROTOCOLS
 from station.config import catalog_files
 from station.config import station_config as config_module
-from station.config.station_config import (
+from station.config.model import (
     BalanceConfig,
     CameraConfig,
-    ConfigError,
     DataConfig,
     RecordConfig,
     ScannerConfig,
+    SiteSection,
     StationConfig,
     StationSection,
+)
+from station.config.station_config import (
+    ConfigError,
     config_from_mapping,
     default_config_path,
     load_config,
-    to_toml,
-    write_config,
 )
+from station.config.writer import to_toml, write_config
 from station.core.errors import StationError
+from station.core.quantities import Tolerance
 
 FULL = """\
 [station]
@@ -183,6 +186,14 @@ def test_a_full_file_is_read(tmp_path):
     assert config.scanner.serial_settings == SerialSettings(baudrate=115200)
 
 
+def test_the_site_tolerance_is_five_percent_unless_set(tmp_path):
+    assert load_config(None).site.tolerance == Tolerance(Decimal("0.05"))
+    assert load_config(write(tmp_path, "[site]\n")).site.tolerance == Tolerance(Decimal("0.05"))
+    set_ = load_config(write(tmp_path, '[site]\ntolerance = " 2.5 %"'))
+    assert set_.site.tolerance == Tolerance(Decimal("0.025"))
+    assert 'tolerance = "2.5%"' in to_toml(set_)
+
+
 def test_unset_serial_fields_take_the_protocol_defaults():
     config = config_from_mapping({"balance": {"protocol": "and", "baudrate": 9600}})
     factory = PROTOCOLS["and"].settings
@@ -261,10 +272,11 @@ ERRORS = [
     ('[balance]\nprotocol = "foo"',
      "balance.protocol: unknown protocol 'foo'; expected one of mt-sics, sbi, ohaus, and"),
     ('[balnce]\nport = "COM3"',
-     "balnce: unknown table; expected one of station, record, balance, camera, scanner, data,"
-     " demo"),
+     "balnce: unknown table; expected one of station, site, record, balance, camera, scanner,"
+     " data, demo"),
     ('id = "hood-1"',
-     "id: unknown table; expected one of station, record, balance, camera, scanner, data, demo"),
+     "id: unknown table; expected one of station, site, record, balance, camera, scanner, data,"
+     " demo"),
     ("[balance]\nspeed = 9600",
      "balance.speed: unknown key; expected one of port, protocol, baudrate, bytesize, parity,"
      " stopbits, expected_serial, readability"),
@@ -294,6 +306,13 @@ ERRORS = [
     ('[station]\ncheck_tolerance = "-0.05"',
      "station.check_tolerance: expected more than 0 g, got '-0.05'"),
     ("[station]\ncheck_tolerance = 0", "station.check_tolerance: expected more than 0 g, got 0"),
+    ("[site]\ntolerance = 5",
+     'site.tolerance: expected a percentage in quotes, such as "5%", got the integer 5'),
+    ('[site]\ntolerance = "5"', "site.tolerance: tolerance '5' is not a percentage, e.g. '5%'"),
+    ('[site]\ntolerance = "0%"', "site.tolerance: tolerance 0% must be above 0% and below 100%"),
+    ('[site]\ntolerance = "15%"',
+     "site.tolerance: ±15% is wider than the ±10% a site may set: a wrong dose would pass"),
+    ('[site]\ntolerance = "five%"', "site.tolerance: tolerance 'five' is not a decimal number"),
     ('[record]\nurl = "mysql://db/station"',
      "record.url: 'mysql://db/station' is not a database URL the station can use; expected"
      " sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"),
@@ -569,6 +588,8 @@ _CONFIGS = st.builds(
         check_weight=_GRAMS,
         check_tolerance=st.none() | _GRAMS,
     ),
+    site=st.builds(SiteSection, tolerance=st.sampled_from(
+        [Tolerance(Decimal(f)) for f in ("0.05", "0.025", "0.1", "0.001", "0.075")])),
     record=st.builds(RecordConfig, url=st.none() | st.just("postgresql://u:p@h/db")),
     balance=_BALANCES,
     camera=_CAMERAS,

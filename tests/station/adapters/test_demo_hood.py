@@ -38,7 +38,7 @@ from station.records.record import open_record
 from station.services.hood import HoodSession, HoodView, NextAction
 from station.services.preparations import PreparationService
 from station.services.scan_events import ScanEvents
-from tests.station.builders import TickingClock
+from tests.clock import FakeClock
 
 SITE = dt.timezone(dt.timedelta(hours=-5))
 START = dt.datetime(2026, 11, 26, 9, 30, tzinfo=SITE)
@@ -52,7 +52,7 @@ PIPELINE = DecodePipeline()
 
 @pytest.fixture
 def clock():
-    return TickingClock(START)
+    return FakeClock(START, step=dt.timedelta(seconds=1))
 
 
 @pytest.fixture
@@ -177,6 +177,7 @@ def start(station: Station, version, order_id: str) -> HoodView:
 # ---------------------------------------------------------------- a whole preparation
 
 
+@pytest.mark.slow  # a whole preparation at the simulated balance's pace
 def test_a_whole_preparation_is_acted_out_and_read_through_the_real_devices(
         station, version, service):
     view = start(station, version, CEFTRIAXONE_ORDER)
@@ -264,6 +265,7 @@ def test_a_blurred_camera_spoils_the_photo(station, version):
     assert station.demo.state.blur == 0.0
 
 
+@pytest.mark.slow  # weighings at the simulated balance's pace
 def test_too_much_and_too_little_drawn_are_out_of_tolerance_then_the_label(station, version):
     start(station, version, FLUOROURACIL_ORDER)
     view = station.run_until({NextAction.WEIGH})
@@ -301,6 +303,7 @@ def test_a_mistake_that_does_not_fit_the_step_is_refused(station, version, simul
 # ---------------------------------------------------------------- devices
 
 
+@pytest.mark.slow  # waits for the driver to reconnect
 def test_unplugging_the_balance_cuts_the_driver_off_until_it_is_plugged_back(
         demo, driver, simulator):
     demo.place(Decimal("12.5"))
