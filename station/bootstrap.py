@@ -171,11 +171,6 @@ class HoodDevices:
     camera: CameraSource
     simulated_balance: SimulatedBalance | None = None
 
-    @property
-    def simulated(self) -> bool:
-        """Whether both the balance and the camera are the demo's simulated ones."""
-        return self.simulated_balance is not None and isinstance(self.camera, SimulatedCamera)
-
     def demo_hood(self, formulary: Formulary, *, today: dt.date, seed: int,
                   check_weight: Decimal) -> DemoHood | None:
         """The simulated hood's physical world over these devices, when they are simulated."""

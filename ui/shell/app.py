@@ -38,7 +38,6 @@ from station.config.station_config import default_config_path, load_config
 from station.core.accounts import Role
 from station.demo.content import DEMO_ACCOUNTS
 from station.demo.hood import DemoHood
-from station.devices.camera import CameraSource
 from station.records.record import Record
 from ui.audit.page import AuditPage
 from ui.pharmacist.page import PharmacistPage
@@ -91,11 +90,6 @@ class Station:
         """The demo's balance simulator, if the balance is simulated."""
         simulated = self.devices.simulated_balance
         return simulated.simulator if simulated is not None else None
-
-    @property
-    def camera_source(self) -> CameraSource:
-        """The camera the station reads."""
-        return self.devices.camera
 
     def start(self) -> None:
         """Start every device thread and show the window."""
