@@ -12,9 +12,12 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="$here/.venv"
 
-# System libraries: the Python runtime's venv module, zbar for pyzbar, and what Qt links at run time.
+# System libraries: the Python runtime's venv module, zbar for pyzbar, tesseract (with its English
+# model) to read a package's printed lot and expiry, the DejaVu fonts the simulated hood prints its
+# labels in, and what Qt links at run time.
 # Qt's X11 platform plugin (xcb) needs these at run time; the tests run offscreen without them.
-runtime_debs=(python3-venv libzbar0 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1
+runtime_debs=(python3-venv libzbar0 tesseract-ocr tesseract-ocr-eng fonts-dejavu-core
+              libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1
               libdbus-1-3 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
               libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-sync1 libxcb-xfixes0
               libxcb-xkb1)

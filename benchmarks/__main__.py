@@ -18,6 +18,7 @@ from benchmarks.summary import SummaryRow, render
 BENCHMARKS = {
     "balance": "benchmarks.bench_balance",
     "decoding": "benchmarks.bench_decoding",
+    "ocr": "benchmarks.bench_ocr",
     "gui": "benchmarks.bench_gui",
     "qualify": "benchmarks.bench_qualify",
     "records": "benchmarks.bench_records",

@@ -6,7 +6,13 @@ exposure, sensor noise). :func:`render` draws it: a hood background, each vial o
 label carrying human-readable text (manufacturer, drug, strength, NDC, LOT, EXP, SN) and real
 barcodes — the UPC-A of the NDC and a GS1 DataMatrix with (01)(17)(10)(21) — at a realistic
 module size (3 px per bar module, 4 px per DataMatrix module at 1280×720 before distortion),
-so decoders read them exactly as they would a photograph.
+so decoders read them exactly as they would a photograph. A vial may also carry the station's
+own "opened" :class:`Sticker`: a plain (non-GS1) DataMatrix and two or three short lines.
+
+The text is set in DejaVu Sans (Debian package ``fonts-dejavu-core``), the lot, expiry and
+serial in its monospaced bold as a label's overprinter sets them, so printed-text readers see
+real glyphs. Without that package the label falls back to OpenCV's Hershey stroke font and a
+warning says which package to install (:data:`FONT_PACKAGE`).
 
 >>> import datetime as dt
 >>> label = Label(ndc10="0409-4888-02", name="Lidocaine HCl", strength="2% 100 mg/5 mL",
@@ -17,6 +23,8 @@ so decoders read them exactly as they would a photograph.
 >>> image = render(Scene(labels=(label,)), (640, 360), np.random.default_rng(0))
 >>> image.shape, image.dtype.name
 ((360, 640, 3), 'uint8')
+>>> replace(label, expiry_style="mon yyyy").expiry_text
+'EXP FEB 2028'
 
 Rendering is fast because everything but the sensor noise is cached: the flat label (with its
 barcode bitmaps) per label, the container per label and distortion, and the noise-free frame per
@@ -25,17 +33,22 @@ scene. A new scene costs a few tens of milliseconds once; each further frame a f
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import logging
 import math
 import zlib
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 import zxingcpp
+from PIL import Image as PilImage
+from PIL import ImageDraw, ImageFont
 
 from station.core.formulary import Product, ProductRole
 from station.core.identifiers import TEN_DIGIT_SHAPES, Gtin, Lot, Serial
@@ -43,6 +56,21 @@ from station.core.identifiers import TEN_DIGIT_SHAPES, Gtin, Lot, Serial
 Image = npt.NDArray[np.uint8]
 _Floats = npt.NDArray[np.float32]
 Container = Literal["vial", "bag"]
+# How a label prints its expiry; month-only styles mean the last day of that month.
+ExpiryStyle = Literal["iso", "iso month", "mm/yyyy", "mon yyyy", "ddmonyyyy", "yyyymon"]
+EXPIRY_STYLES: tuple[ExpiryStyle, ...] = (
+    "iso", "iso month", "mm/yyyy", "mon yyyy", "ddmonyyyy", "yyyymon",
+)
+_MONTH_ONLY_STYLES = frozenset({"iso month", "mm/yyyy", "mon yyyy", "yyyymon"})
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+# The label's typefaces: DejaVu, from the Debian package named here.
+FONT_PACKAGE = "fonts-dejavu-core"
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+_FONT_FILES = {"regular": "DejaVuSans.ttf", "bold": "DejaVuSans-Bold.ttf",
+               "mono": "DejaVuSansMono-Bold.ttf"}
+FontName = Literal["regular", "bold", "mono"]
+_log = logging.getLogger(__name__)
 
 # The frame size the geometry below is drawn for; other sizes scale every object with them.
 REFERENCE_SIZE = (1280, 720)
@@ -62,6 +90,37 @@ _INK = (28.0, 26.0, 24.0)
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _BOLD_FONT = cv2.FONT_HERSHEY_DUPLEX
 _GS = "\x1d"
+# The opened-vial sticker: its size on the vial below the label, and what fits on it.
+_STICKER_W, _STICKER_H = 330, 104
+_STICKER_GAP = 14  # between the label's lower edge and the sticker
+_STICKER_MAX_PAYLOAD = 40
+_STICKER_MAX_LINES = 3
+
+
+@dataclass(frozen=True)
+class Sticker:
+    """The station's own sticker on an opened vial: a plain DataMatrix and a few short lines.
+
+    ``payload`` is what the DataMatrix carries (plain text, not GS1); ``lines`` are printed
+    beside it, e.g. ``("OPENED 2026-12-07 09:14", "BUD 2026-12-07 21:14", "vial OV-1234")``.
+    """
+
+    payload: str
+    lines: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lines", tuple(self.lines))
+        if not self.payload or not self.payload.isascii() or not self.payload.isprintable():
+            raise ValueError(f"sticker payload {self.payload!r}: expected printable ASCII text")
+        if len(self.payload) > _STICKER_MAX_PAYLOAD:
+            raise ValueError(
+                f"sticker payload has {len(self.payload)} characters: at most "
+                f"{_STICKER_MAX_PAYLOAD} fit the sticker's DataMatrix"
+            )
+        if len(self.lines) > _STICKER_MAX_LINES:
+            raise ValueError(
+                f"a sticker prints at most {_STICKER_MAX_LINES} lines, got {len(self.lines)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -75,6 +134,11 @@ class Label:
     (17) expiry, (10) lot and (21) serial, encoded with FNC1 so decoders return raw GS1 data.
     ``linear_gtin_override`` prints a *different* GTIN in the UPC-A than in the DataMatrix: a
     package whose two barcodes disagree.
+
+    ``lot_caption`` and ``expiry_style`` choose how the lot and expiry are printed (``LOT``,
+    ``Lot:``, ``LOT/BATCH``; ``2028-02-29``, ``2028-02``, ``02/2028``, ``FEB 2028``,
+    ``29FEB2028``, ``2028FEB``). A month-only style needs an expiry on the month's last day,
+    which is what it means. ``sticker`` sticks the station's opened-vial sticker on a vial.
     """
 
     ndc10: str | None = None
@@ -89,6 +153,9 @@ class Label:
     datamatrix: bool = True
     linear_gtin_override: str | None = None
     container: Container = "vial"
+    lot_caption: str = "LOT"
+    expiry_style: ExpiryStyle = "iso"
+    sticker: Sticker | None = None
 
     def __post_init__(self) -> None:
         if self.ndc10 is None and self.gtin14 is None:
@@ -106,6 +173,19 @@ class Label:
             Serial(self.serial)
         if self.container not in ("vial", "bag"):
             raise ValueError(f"container {self.container!r}: expected 'vial' or 'bag'")
+        if self.expiry_style not in EXPIRY_STYLES:
+            raise ValueError(
+                f"expiry style {self.expiry_style!r}: expected one of {', '.join(EXPIRY_STYLES)}"
+            )
+        if (self.expiry is not None and self.expiry_style in _MONTH_ONLY_STYLES
+                and self.expiry.day != calendar.monthrange(self.expiry.year,
+                                                           self.expiry.month)[1]):
+            raise ValueError(
+                f"expiry {self.expiry} printed as {self.expiry_style!r} would read as the last "
+                "day of its month; give that day or a style that prints the day"
+            )
+        if self.sticker is not None and self.container != "vial":
+            raise ValueError("an opened-vial sticker goes on a vial, not a bag")
         gtin = self.gtin  # parses gtin14
         if self.linear:
             linear = self.linear_gtin
@@ -199,6 +279,27 @@ class Label:
         if self.serial is not None:
             elements.append(("21", self.serial))
         return elements
+
+    @property
+    def lot_text(self) -> str | None:
+        """The lot line as printed, e.g. ``LOT AB1234``."""
+        return None if self.lot is None else f"{self.lot_caption} {self.lot}"
+
+    @property
+    def expiry_text(self) -> str | None:
+        """The expiry line as printed in :attr:`expiry_style`, e.g. ``EXP 2028-02-29``."""
+        if self.expiry is None:
+            return None
+        day, month, year = self.expiry.day, self.expiry.month, self.expiry.year
+        printed = {
+            "iso": self.expiry.isoformat(),
+            "iso month": f"{year:04d}-{month:02d}",
+            "mm/yyyy": f"{month:02d}/{year:04d}",
+            "mon yyyy": f"{_MONTHS[month - 1]} {year:04d}",
+            "ddmonyyyy": f"{day:02d}{_MONTHS[month - 1]}{year:04d}",
+            "yyyymon": f"{year:04d}{_MONTHS[month - 1]}",
+        }[self.expiry_style]
+        return f"EXP {printed}"
 
     @property
     def ndc_text(self) -> str:
@@ -430,6 +531,17 @@ def _vial(label: Label, curvature: float, glare: float) -> tuple[_Floats, _Float
     label_rows = slice(body_top + above, body_top + above + _LABEL_H)
     color[label_rows][:, columns] = wrapped[:, columns]
     alpha[label_rows][:, columns] = 1.0
+    if label.sticker is not None:
+        # the sticker, centred below the label, wraps around the same cylinder
+        left = (_LABEL_W - _STICKER_W) // 2
+        sticker_x = source_x - left
+        on_sticker = (sticker_x >= 0) & (sticker_x <= _STICKER_W - 1)
+        top = body_top + above + _LABEL_H + _STICKER_GAP
+        flat = _flat_sticker(label.sticker).astype(np.float32)
+        wrapped_sticker = _wrap(flat, _f32(sticker_x))
+        rows = slice(top, top + _STICKER_H)
+        color[rows][:, on_sticker] = wrapped_sticker[:, on_sticker]
+        alpha[rows][:, on_sticker] = 1.0
     color *= light[None, :, None]
     # a specular streak down the glass, left of centre
     if glare > 0:
@@ -463,9 +575,14 @@ def _neck_and_cap(
 
 def _wrapped_label(label: Label, source_x: _Floats) -> _Floats:
     """The flat label resampled column by column: output column i shows label x source_x[i]."""
-    flat = _flat_label(label).astype(np.float32)
-    map_x = np.repeat(source_x[None, :], _LABEL_H, axis=0)
-    map_y = np.repeat(np.arange(_LABEL_H, dtype=np.float32)[:, None], source_x.shape[0], axis=1)
+    return _wrap(_flat_label(label).astype(np.float32), source_x)
+
+
+def _wrap(flat: _Floats, source_x: _Floats) -> _Floats:
+    """A flat print resampled column by column: output column i shows its x source_x[i]."""
+    height = flat.shape[0]
+    map_x = np.repeat(source_x[None, :], height, axis=0)
+    map_y = np.repeat(np.arange(height, dtype=np.float32)[:, None], source_x.shape[0], axis=1)
     return _f32(
         cv2.remap(flat, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     )
@@ -527,23 +644,20 @@ def _flat_label(label: Label) -> Image:
         x, y = _LABEL_W - 14 - size, 22
         image[y : y + size, x : x + size] = matrix[:, :, None]
         text_right = x - 2 * MATRIX_MODULE_PX - 6
-    lines: list[tuple[str, int, float, int, float]] = [
-        (label.manufacturer, _FONT, 0.55, 1, 40),
-        (label.name, _BOLD_FONT, 1.05, 2, 78),
-        (label.strength, _BOLD_FONT, 0.75, 1, 108),
-        (label.ndc_text, _FONT, 0.6, 2, 136),
+    lines: list[tuple[str | None, FontName, int, int]] = [
+        (label.manufacturer, "regular", 17, 40),
+        (label.name, "bold", 30, 78),
+        (label.strength, "bold", 22, 108),
+        (label.ndc_text, "bold", 18, 136),
+        (label.lot_text, "mono", 18, 162),
+        (label.expiry_text, "mono", 18, 186),
+        (None if label.serial is None else f"SN {label.serial}", "mono", 16, 208),
     ]
-    if label.lot is not None:
-        lines.append((f"LOT {label.lot}", _FONT, 0.55, 1, 162))
-    if label.expiry is not None:
-        lines.append((f"EXP {label.expiry.isoformat()}", _FONT, 0.55, 1, 186))
-    if label.serial is not None:
-        lines.append((f"SN {label.serial}", _FONT, 0.5, 1, 208))
-    for text, font, font_scale, thickness, baseline in lines:
-        if text:
-            _put_fitted(image, text, font, font_scale, thickness, (16, int(baseline)), text_right)
+    texts = [(text, font, size, (16, baseline), text_right)
+             for text, font, size, baseline in lines if text]
     if label.datamatrix:
-        cv2.putText(image, "Rx only", (_LABEL_W - 110, 162), _FONT, 0.55, _INK, 1, cv2.LINE_AA)
+        texts.append(("Rx only", "bold", 17, (_LABEL_W - 110, 162), _LABEL_W - 14))
+    _print_lines(image, texts)
     upc = label.upc_a
     if upc is not None:
         bars = _upc_bitmap(upc)
@@ -551,23 +665,113 @@ def _flat_label(label: Label) -> Image:
         y = 218
         image[y : y + bars.shape[0], x : x + bars.shape[1]] = bars[:, :, None]
         digits = f"{upc[0]}  {upc[1:6]}  {upc[6:11]}  {upc[11]}"
-        (text_w, _), _ = cv2.getTextSize(digits, _FONT, 0.5, 1)
-        cv2.putText(image, digits, ((_LABEL_W - text_w) // 2, y + bars.shape[0] + 16), _FONT,
-                    0.5, _INK, 1, cv2.LINE_AA)
+        width = _text_width(digits, "regular", 16)
+        _print_lines(image, [(digits, "regular", 16, ((_LABEL_W - width) // 2,
+                                                      y + bars.shape[0] + 16), _LABEL_W)])
     image.flags.writeable = False
     return image
 
 
-def _put_fitted(
-    image: Image, text: str, font: int, scale: float, thickness: int,
-    origin: tuple[int, int], right: int,
+TextLine = tuple[str, FontName, int, tuple[int, int], int]
+
+
+def _print_lines(image: Image, lines: list[TextLine]) -> None:
+    """Print lines of text (text, face, pixel size, left baseline, right limit) onto ``image``.
+
+    Each line is shrunk if needed so it ends before its right limit. DejaVu when installed,
+    else OpenCV's Hershey font (with a warning, once, naming the package to install).
+    """
+    if not _fonts_installed():
+        for text, font, size, origin, right in lines:
+            _put_hershey(image, text, font, size, origin, right)
+        return
+    canvas = PilImage.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    for text, font, size, origin, right in lines:
+        room = right - origin[0]
+        width = _text_width(text, font, size)
+        fitted = max(6, math.floor(size * room / width)) if width > room else size
+        draw.text(origin, text, fill=tuple(round(c) for c in _INK), font=_font(font, fitted),
+                  anchor="ls")
+    image[...] = np.asarray(canvas)
+
+
+def _text_width(text: str, font: FontName, size: int) -> int:
+    """The width in pixels of ``text`` printed in ``font`` at ``size``."""
+    if not _fonts_installed():
+        scale, thickness = _hershey_scale(font, size)
+        return cv2.getTextSize(text, _hershey_face(font), scale, thickness)[0][0]
+    return math.ceil(_font(font, size).getlength(text))
+
+
+@lru_cache(maxsize=1)
+def _fonts_installed() -> bool:
+    """True when the DejaVu faces are installed; else warn once which package to install."""
+    missing = [name for name in _FONT_FILES.values() if not (FONT_DIR / name).is_file()]
+    if missing:
+        _log.warning(
+            "simulated labels print in OpenCV's Hershey font: %s not found in %s; "
+            "install the Debian package %s for real typefaces",
+            ", ".join(missing), FONT_DIR, FONT_PACKAGE,
+        )
+    return not missing
+
+
+@lru_cache(maxsize=32)
+def _font(font: FontName, size: int) -> ImageFont.FreeTypeFont:
+    """A DejaVu face at a pixel size."""
+    return ImageFont.truetype(str(FONT_DIR / _FONT_FILES[font]), size)
+
+
+def _hershey_face(font: FontName) -> int:
+    return _BOLD_FONT if font == "bold" else _FONT
+
+
+def _hershey_scale(font: FontName, size: int) -> tuple[float, int]:
+    """The Hershey scale and stroke giving about the cap height of DejaVu at ``size``."""
+    return size / 31.0, 2 if font != "regular" and size >= 18 else 1
+
+
+def _put_hershey(
+    image: Image, text: str, font: FontName, size: int, origin: tuple[int, int], right: int,
 ) -> None:
-    """Print a line, shrunk if needed so it ends before ``right``."""
-    (text_w, _), _ = cv2.getTextSize(text, font, scale, thickness)
+    """Print a line in a Hershey font, shrunk if needed so it ends before ``right``."""
+    scale, thickness = _hershey_scale(font, size)
+    face = _hershey_face(font)
+    (text_w, _), _ = cv2.getTextSize(text, face, scale, thickness)
     room = right - origin[0]
     if text_w > room:
         scale *= room / text_w
-    cv2.putText(image, text, origin, font, scale, _INK, thickness, cv2.LINE_AA)
+    cv2.putText(image, text, origin, face, scale, _INK, thickness, cv2.LINE_AA)
+
+
+@lru_cache(maxsize=8)
+def _flat_sticker(sticker: Sticker) -> Image:
+    """The opened-vial sticker, flat: a white sticker, a plain DataMatrix and its lines."""
+    image = np.empty((_STICKER_H, _STICKER_W, 3), np.uint8)
+    image[:] = (250, 250, 250)
+    cv2.rectangle(image, (0, 0), (_STICKER_W - 1, _STICKER_H - 1), _INK, 2)
+    barcode = zxingcpp.create_barcode(
+        sticker.payload, zxingcpp.BarcodeFormat.DataMatrix, force_square=True
+    )
+    modules = _ink_bitmap(barcode)
+    matrix = np.repeat(np.repeat(modules, MATRIX_MODULE_PX, axis=0), MATRIX_MODULE_PX, axis=1)
+    size = matrix.shape[0]
+    quiet = 2 * MATRIX_MODULE_PX
+    if size + 2 * quiet > _STICKER_H:
+        raise ValueError(f"sticker payload {sticker.payload!r} is too long for the sticker")
+    top = (_STICKER_H - size) // 2
+    image[top : top + size, quiet + 4 : quiet + 4 + size] = matrix[:, :, None]
+    left = quiet + 4 + size + quiet + 4
+    pitch = (_STICKER_H - 12) // max(1, len(sticker.lines))
+    texts: list[TextLine] = [
+        (line, "bold" if number == 0 else "regular", 16,
+         (left, 6 + pitch * number + (pitch + 12) // 2), _STICKER_W - 8)
+        for number, line in enumerate(sticker.lines)
+    ]
+    _print_lines(image, texts)
+    image.flags.writeable = False
+    return image
 
 
 def _ink_bitmap(barcode: zxingcpp.Barcode) -> Image:
