@@ -241,6 +241,9 @@ def run_for(seconds: float) -> None:
     loop.exec()
 
 
+#: How long the hands leave the pan empty before the next load (the balance must see it).
+EMPTY_PAN_SECONDS = 1.5
+
 def wait_until(done: Callable[[], bool], timeout: float, what: str, *,
                poll: float = 0.05) -> None:
     """Run the event loop until ``done()``, asked every ``poll`` s; RuntimeError on timeout."""
@@ -452,8 +455,15 @@ class StationDriver:
             raise RuntimeError("no preparation is open")
         before = self.snapshot()
         move = self.hood.next_move(view, prep)
+        if self.hood.lifted:  # the last item came off first; the balance sees the empty pan
+            run_for(EMPTY_PAN_SECONDS)
+            move = self.hood.next_move(view, prep)
         if move.scan is not None:
             self.window.route_scan(move.scan)  # the handheld
+        elif move.typed is not None:
+            self.presenter.type_lot(*move.typed)  # T, then typed twice
+        elif move.keep_vial:
+            self.presenter.keep_vial()  # K
         elif move.enter:
             self.presenter.primary()  # Enter
         try:

@@ -9,6 +9,11 @@ to are read once, from the configuration, and nothing else writes them down agai
   sample formulary, worklist and demo accounts) and builds :class:`StationServices` on it;
   :func:`services_on` builds them on a record opened otherwise (read-only commands open it
   without migrating).
+- :meth:`StationServices.hood_session` is a hood session with everything a hood needs: the
+  recall list and the opened vials every scan is checked against, the label desk (the label
+  printer ``[labels]`` names, the beyond-use table) and the opened-vial desk (``[station]
+  iso5``). Without a printer named, labels are written to a file beside an SQLite record
+  (else in the data folder): the demo's printer.
 - :func:`open_devices` is the hood's hardware as the configuration names it: the balance's
   port and serial settings, the camera source. In the demo they are the balance simulator on
   a pseudo-terminal and the simulated camera: this module's demo wiring is the only way code
@@ -23,13 +28,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy import make_url
+
 from scale_drivers.api import SerialSettings
 from station.config.catalog_files import SAMPLE_DIR
-from station.config.model import StationConfig
+from station.config.model import DEMO_LABEL_FILE, LabelsSection, StationConfig
 from station.config.station_config import default_config_path, load_config
 from station.core.acceptance import AcceptanceTracker
+from station.core.bud import BudTable
 from station.core.errors import StationError
 from station.core.formulary import Formulary
+from station.core.label import initials_of
 from station.core.quantities import Tolerance
 from station.demo.balance import SimulatedBalance, start_simulated_balance
 from station.demo.camera import SimulatedCamera
@@ -37,13 +46,19 @@ from station.demo.camera_scene import Scene
 from station.demo.content import ensure_demo_content
 from station.demo.hood import DemoHood, SimulatorPlug
 from station.devices.camera import CameraSource, FolderCamera, OpenCvCamera
+from station.devices.labels import LabelSize
+from station.devices.labels.printer import ZplPrinter
+from station.records.database import data_dir
 from station.records.formulary_versions import FormularyVersion, FormularyVersions
+from station.records.opened_vials import OpenedVials
 from station.records.order_book import OrderBook
 from station.records.recalls import RecallList
 from station.records.record import Record, open_record
 from station.records.users import UserDirectory
 from station.services.audit import AuditService
 from station.services.hood import HoodSession
+from station.services.labelling import LabelDesk, LabelPrinter
+from station.services.opened_vial_use import VialDesk
 from station.services.order_progress import OrderProgress
 from station.services.preparations import PreparationService
 from station.services.scan_events import ScanEvents
@@ -75,7 +90,10 @@ def local_now() -> dt.datetime:
 
 @dataclass
 class StationServices:
-    """The services of one station on one record, built from its configuration."""
+    """The services of one station on one record, built from its configuration.
+
+    ``label_printer`` prints the labels of the preparations and of kept vials.
+    """
 
     config: StationConfig
     record: Record
@@ -85,6 +103,7 @@ class StationServices:
     sessions: SessionManager
     orders: OrderBook
     progress: OrderProgress
+    label_printer: LabelPrinter
 
     @property
     def station_id(self) -> str:
@@ -121,26 +140,88 @@ class StationServices:
         """The pharmacy's recall list."""
         return RecallList(self.record.engine, self.clock)
 
+    @property
+    def files_dir(self) -> Path:
+        """Where the station keeps files of its own: beside an SQLite record, else its data folder.
+
+        A demo without a label printer writes its labels there.
+        """
+        return _files_dir(self.record)
+
+    def bud_table(self) -> BudTable:
+        """The USP <797> beyond-use table the station dates labels and opened vials with."""
+        return BudTable.load()
+
+    def opened_vials(self) -> OpenedVials:
+        """The opened vials kept on the record."""
+        return OpenedVials(self.record.engine, self.clock, self.bud_table())
+
+    def label_desk(self, formulary: Formulary) -> LabelDesk:
+        """The preparation labels, dated from the record, printed on the label printer."""
+        return LabelDesk(formulary, self.bud_table(), self.label_printer, initials=self.initials)
+
+    def vial_desk(self, formulary: Formulary) -> VialDesk:
+        """The opened vials kept at this hood (in ISO Class 5 air or not: ``[station] iso5``)."""
+        return VialDesk(self.opened_vials(), formulary, self.label_printer,
+                        station_id=self.station_id, iso5=self.config.station.iso5,
+                        initials=self.initials)
+
+    def initials(self, user_id: str) -> str:
+        """A user's initials as labels print them, from their printed name (else the id)."""
+        user = self.users.get(user_id)
+        return (initials_of(user.printed_name) if user is not None else "") or user_id
+
     def hood_session(self, formulary: Formulary) -> HoodSession:
-        """A hood session at this station, checking every scan against the recall list."""
-        return HoodSession(self.preparations(), formulary, ScanEvents(self.recalls()),
-                           AcceptanceTracker, station_id=self.station_id, clock=self.clock,
-                           balance_check_tolerance=self.config.station.check_tolerance)
+        """A hood session at this station, with its label and opened-vial desks.
+
+        Every scan is checked against the recall list and the opened vials.
+        """
+        return HoodSession(self.preparations(), formulary,
+                           ScanEvents(self.recalls(), self.opened_vials()), AcceptanceTracker,
+                           station_id=self.station_id, clock=self.clock,
+                           balance_check_tolerance=self.config.station.check_tolerance,
+                           labels=self.label_desk(formulary), vials=self.vial_desk(formulary))
 
     def close(self) -> None:
         """Close the record."""
         self.record.close()
 
 
+def _files_dir(record: Record) -> Path:
+    """Where the station keeps files of its own: beside an SQLite record, else its data folder."""
+    url = make_url(record.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).resolve().parent
+    return data_dir()
+
+
 def services_on(record: Record, config: StationConfig | None = None, *,
-                clock: Clock = local_now) -> StationServices:
-    """The services on an open ``record`` (the configuration's defaults if none is given)."""
+                clock: Clock = local_now,
+                label_printer: LabelPrinter | None = None) -> StationServices:
+    """The services on an open ``record`` (the configuration's defaults if none is given).
+
+    ``label_printer`` replaces the printer ``[labels]`` names (a qualification prints its
+    labels to its own folder, never to the pharmacy's printer).
+    """
     config = config or StationConfig()
     directory = UserDirectory(record.engine, clock)
     return StationServices(
         config=config, record=record, clock=clock, versions=FormularyVersions(record.engine),
         users=directory, sessions=SessionManager(directory),
-        orders=OrderBook(record.engine, clock), progress=OrderProgress(record.events))
+        orders=OrderBook(record.engine, clock), progress=OrderProgress(record.events),
+        label_printer=label_printer or configured_printer(config.labels, _files_dir(record)))
+
+
+def configured_printer(labels: LabelsSection, files_dir: Path) -> ZplPrinter:
+    """The printer ``[labels]`` names; without one, a file in ``files_dir`` (the demo's).
+
+    The demo file's folder is made here.
+    """
+    if labels.printer is None:
+        (files_dir / DEMO_LABEL_FILE).parent.mkdir(parents=True, exist_ok=True)
+    return ZplPrinter(labels.printer_url(files_dir),
+                      size=LabelSize.parse(labels.size, labels.dpi),
+                      vial_size=LabelSize.parse(labels.vial_size, labels.dpi))
 
 
 def open_services(config: StationConfig, *, clock: Clock = local_now,

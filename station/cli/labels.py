@@ -21,10 +21,10 @@ from station.core.bud import BudTable, CompoundingCategory, Sterilization
 from station.core.errors import StationError
 from station.core.formulary import Storage
 from station.core.label import LabelContent, LabelError, label_for
-from station.reports.labels import PREPARATION_SIZE, LabelSize
-from station.reports.labels.pdf import render_pdf
-from station.reports.labels.printing import parse_destination, send
-from station.reports.labels.zpl import render_zpl
+from station.devices.labels import PREPARATION_SIZE, LabelSize
+from station.devices.labels.pdf import render_pdf
+from station.devices.labels.printing import parse_destination, send
+from station.devices.labels.zpl import render_zpl
 
 _CATEGORIES = {
     "immediate": CompoundingCategory.IMMEDIATE_USE,

@@ -23,12 +23,13 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from scale_drivers.protocols import PROTOCOLS
 from scale_drivers.sim.scenario import load_scenario
-from station.bootstrap import load_station_config
+from station.bootstrap import configured_printer, load_station_config
 from station.config.catalog_files import formulary_path, load_worklist
 from station.qualification.plan import plan_run
 from station.qualification.rig import DEFAULT_SPEED, SCENARIO, simulated_rig
@@ -88,8 +89,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                            speed=speed) as rig:
             record = open_record(url)
             try:
-                services = qualification_services(record, load_station_config(),
-                                                  clock=lambda: dt.datetime.now(dt.UTC))
+                site = load_station_config()
+                # the run's labels go to a file of its own, never to the pharmacy's printer
+                printer = configured_printer(replace(site.labels, printer=None), folder)
+                services = qualification_services(record, site,
+                                                  clock=lambda: dt.datetime.now(dt.UTC),
+                                                  label_printer=printer)
                 result = qualify(services, rig, formulary_path().read_text(encoding="utf-8"),
                                  list(load_worklist()), plan, seed=args.seed,
                                  progress=_progress_bar(sys.stderr),

@@ -1,9 +1,10 @@
 """What ``station.toml`` says, as values: one frozen section per table, and the defaults.
 
 :class:`StationConfig` holds a :class:`StationSection`, :class:`SiteSection`,
-:class:`RecordConfig`, :class:`BalanceConfig`, :class:`CameraConfig`, :class:`ScannerConfig`
-and :class:`DataConfig`; every default is the demo (simulated balance and camera, the embedded
-SQLite record, the sample formulary and worklist).
+:class:`RecordConfig`, :class:`BalanceConfig`, :class:`CameraConfig`, :class:`ScannerConfig`,
+:class:`DataConfig` and :class:`LabelsSection`; every default is the demo (simulated balance
+and camera, the embedded SQLite record, the sample formulary and worklist, labels "printed" to
+a file in the data folder).
 :func:`~station.config.station_config.load_config` reads and validates a file into one, and
 :func:`~station.config.writer.write_config` writes one back.
 """
@@ -130,12 +131,49 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class StationSection:
-    """``[station]``: who this hood is and its daily balance check weight (grams)."""
+    """``[station]``: who this hood is, its daily balance check weight (grams), and its air.
+
+    ``iso5`` says whether the hood is an ISO Class 5 primary engineering control: a vial first
+    entered here keeps for USP <797>'s ISO Class 5 time (12 hours for a single-dose vial) and a
+    pharmacy bulk package may be entered; when false, a single-dose vial keeps 1 hour and a
+    pharmacy bulk package is refused.
+    """
 
     id: str = "hood-1"
     name: str = ""
     check_weight: Decimal = Decimal("100.000")
     check_tolerance: Decimal | None = None
+    iso5: bool = True
+
+
+#: Label stocks: 4 x 3 in for a preparation, 2.25 x 1.25 in for an opened vial (mm).
+DEFAULT_LABEL_SIZE: Final = "101.6x76.2"
+DEFAULT_VIAL_LABEL_SIZE: Final = "57.15x31.75"
+#: Resolutions Zebra printers come in.
+LABEL_DPIS: Final = (152, 203, 300, 600)
+#: The file the demo "prints" to, in the station's data folder, when no printer is set.
+DEMO_LABEL_FILE: Final = Path("labels") / "last-label.zpl"
+
+
+@dataclass(frozen=True)
+class LabelsSection:
+    """``[labels]``: the label printer and its stock.
+
+    ``printer`` is ``tcp://HOST[:PORT]``, ``cups://QUEUE`` or ``file://PATH``; ``None`` writes
+    each label's ZPL to a file in the data folder (:meth:`printer_url`). ``size`` and
+    ``vial_size`` are ``WIDTHxHEIGHT`` in millimetres, ``dpi`` the printer's resolution.
+    """
+
+    printer: str | None = None
+    size: str = DEFAULT_LABEL_SIZE
+    vial_size: str = DEFAULT_VIAL_LABEL_SIZE
+    dpi: int = 203
+
+    def printer_url(self, data_dir: Path) -> str:
+        """Where labels go: the configured printer, else a file in ``data_dir``."""
+        if self.printer is not None:
+            return self.printer
+        return f"file://{(data_dir / DEMO_LABEL_FILE).absolute()}"
 
 
 #: The site's dose tolerance when neither the order nor the product sets one: ±5 %, the
@@ -167,6 +205,7 @@ class StationConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    labels: LabelsSection = field(default_factory=LabelsSection)
     demo_passwords: bool | None = None
 
     @property

@@ -40,12 +40,14 @@ from scale_drivers.protocols import PROTOCOLS
 from station.config.model import (
     DEFAULT_PROTOCOL,
     DEFAULT_SITE_TOLERANCE,
+    LABEL_DPIS,
     MAX_SITE_TOLERANCE,
     SIMULATED,
     BalanceConfig,
     CameraConfig,
     CameraSourceSpec,
     DataConfig,
+    LabelsSection,
     RecordConfig,
     ScannerConfig,
     SiteSection,
@@ -67,6 +69,10 @@ _PORT_URL_SCHEMES: Final = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep",
 _STATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _DATABASE_URL = re.compile(r"(?P<scheme>sqlite|postgresql(?:\+psycopg)?)://(?P<rest>.*)", re.S)
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_LABEL_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*[xX×]\s*([0-9]+(?:\.[0-9]+)?)\s*(?:mm)?\s*")
+_PRINTER = re.compile(r"(?P<scheme>tcp|cups|file)://(?P<rest>.+)", re.I)
+_HOST_PORT = re.compile(r"\[?[A-Za-z0-9._:-]+?\]?(?::(?P<port>[0-9]{1,5}))?")
+_CUPS_QUEUE = re.compile(r"[A-Za-z0-9_.@][A-Za-z0-9_.@-]*")
 
 
 class ConfigError(StationError):
@@ -128,6 +134,7 @@ def config_from_mapping(
             check_weight=reader.grams(tables["station"], "station.check_weight", optional=False)
             or StationSection.check_weight,
             check_tolerance=reader.grams(tables["station"], "station.check_tolerance"),
+            iso5=_default(reader.flag(tables["station"], "station", "iso5"), True),
         ),
         site=SiteSection(tolerance=reader.tolerance(tables["site"])),
         record=RecordConfig(url=reader.database_url(tables["record"])),
@@ -146,12 +153,17 @@ def config_from_mapping(
             formulary=reader.path(tables["data"], "data", "formulary"),
             worklist=reader.path(tables["data"], "data", "worklist"),
         ),
+        labels=reader.labels(tables["labels"]),
         demo_passwords=reader.flag(tables["demo"], "demo", "show_passwords"),
     )
 
 
+def _default(value: bool | None, default: bool) -> bool:
+    return default if value is None else value
+
+
 _TABLES: Final[dict[str, tuple[str, ...]]] = {
-    "station": ("id", "name", "check_weight", "check_tolerance"),
+    "station": ("id", "name", "check_weight", "check_tolerance", "iso5"),
     "site": ("tolerance",),
     "record": ("url",),
     "balance": ("port", "protocol", "baudrate", "bytesize", "parity", "stopbits",
@@ -159,6 +171,7 @@ _TABLES: Final[dict[str, tuple[str, ...]]] = {
     "camera": ("source", "fps"),
     "scanner": ("port", "baudrate"),
     "data": ("formulary", "worklist"),
+    "labels": ("printer", "size", "vial_size", "dpi"),
     "demo": ("show_passwords",),
 }
 
@@ -392,6 +405,49 @@ class _Reader:
             return build()
         except ValueError as error:
             raise self.error(dotted, str(error)) from None
+
+    # -- [labels]
+
+    def labels(self, table: Mapping[str, object]) -> LabelsSection:
+        size = self.label_size(table, "size", LabelsSection.size)
+        vial_size = self.label_size(table, "vial_size", LabelsSection.vial_size)
+        dpi = self.integer(table, "labels.dpi", "152, 203, 300 or 600")
+        if dpi is not None and dpi not in LABEL_DPIS:
+            raise self.error("labels.dpi",
+                             f"expected 152, 203, 300 or 600 dots per inch, got {dpi}")
+        return LabelsSection(printer=self.printer(table), size=size, vial_size=vial_size,
+                             dpi=LabelsSection.dpi if dpi is None else dpi)
+
+    def printer(self, table: Mapping[str, object]) -> str | None:
+        what = "tcp://HOST:9100, cups://QUEUE or file://PATH"
+        text = self.optional_text(table, "labels", "printer", f"{what} in quotes")
+        if text is None:
+            return None
+        match = _PRINTER.fullmatch(text)
+        if match is None:
+            raise self.error("labels.printer", f"{text!r} is not a printer; expected {what}")
+        scheme, rest = match["scheme"].lower(), match["rest"]
+        if scheme == "file":
+            return f"file://{self.resolve(rest)}"
+        if scheme == "cups":
+            if _CUPS_QUEUE.fullmatch(rest.strip("/")) is None:
+                raise self.error("labels.printer", f"{rest!r} is not a CUPS queue name")
+            return f"cups://{rest.strip('/')}"
+        host = _HOST_PORT.fullmatch(rest.rstrip("/"))
+        if host is None or (host["port"] and not 1 <= int(host["port"]) <= 65535):
+            raise self.error("labels.printer",
+                             f"{text!r}: expected tcp://HOST or tcp://HOST:PORT, port 1 to 65535")
+        return f"tcp://{rest.rstrip('/')}"
+
+    def label_size(self, table: Mapping[str, object], key: str, default: str) -> str:
+        what = 'WIDTHxHEIGHT in millimetres in quotes, such as "101.6x76.2"'
+        text = self.optional_text(table, "labels", key, what)
+        if text is None:
+            return default
+        match = _LABEL_SIZE.fullmatch(text)
+        if match is None or Decimal(match[1]) <= 0 or Decimal(match[2]) <= 0:
+            raise self.expected(f"labels.{key}", what, text)
+        return f"{Decimal(match[1]).normalize():f}x{Decimal(match[2]).normalize():f}"
 
     # -- [camera] and [scanner]
 

@@ -56,6 +56,10 @@ def to_toml(config: StationConfig) -> str:
     key("check_tolerance", _optional(station.check_tolerance, lambda v: _string(str(v))),
         "Largest allowed check deviation in grams. Left out: the larger of 0.1 % of the "
         "weight and 2 × the balance's readability.", '"0.050"')
+    key("iso5", str(station.iso5).lower(),
+        "Whether this hood is an ISO Class 5 primary engineering control: a vial first "
+        "entered here keeps 12 hours (single-dose); false: 1 hour, and no pharmacy bulk "
+        "package may be entered.", "true")
 
     table("site", "Rules the pharmacy sets for every hood.")
     key("tolerance", _string(f"{config.site.tolerance.percent.normalize():f}%"),
@@ -108,6 +112,17 @@ def to_toml(config: StationConfig) -> str:
         "Formulary file (TOML).", '"formulary.toml"')
     key("worklist", _optional(config.data.worklist, lambda p: _string(str(p))),
         "Worklist file (TOML).", '"worklist.toml"')
+
+    table("labels", "The label printer and its label stock.")
+    labels = config.labels
+    key("printer", _optional(labels.printer, _string),
+        "tcp://HOST:9100 (a Zebra's raw port), cups://QUEUE or file://PATH. Left out: each "
+        "label's ZPL is written to labels/last-label.zpl in the data folder (the demo).",
+        '"tcp://zebra-hood-3.pharmacy.example:9100"')
+    key("size", _string(labels.size), "Preparation label, WIDTHxHEIGHT in mm.", '"101.6x76.2"')
+    key("vial_size", _string(labels.vial_size), "Opened-vial label, WIDTHxHEIGHT in mm.",
+        '"57.15x31.75"')
+    key("dpi", str(labels.dpi), "Printer resolution: 152, 203, 300 or 600.", "203")
 
     table("demo", "Demonstration aids.")
     key("show_passwords", _optional(config.demo_passwords, lambda b: str(b).lower()),

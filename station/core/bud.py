@@ -27,7 +27,13 @@ from itertools import product
 from typing import Any, TypeVar
 
 from station.core.errors import StationError
-from station.core.formulary import Storage
+from station.core.formulary import (
+    CompoundedAs,
+    CompoundingCategory,
+    Container,
+    Sterilization,
+    Storage,
+)
 
 __all__ = [
     "BeyondUse",
@@ -42,23 +48,6 @@ __all__ = [
 
 class BudError(StationError):
     """No beyond-use date can be given: the table has no such row, or an input is unusable."""
-
-
-class CompoundingCategory(Enum):
-    """The USP <797> category a preparation is compounded under."""
-
-    IMMEDIATE_USE = "immediate_use"
-    CATEGORY_1 = "category_1"
-    CATEGORY_2 = "category_2"
-    CATEGORY_3 = "category_3"
-
-
-class Sterilization(Enum):
-    """How a preparation was made sterile, and from what."""
-
-    ASEPTIC_STERILE_COMPONENTS = "aseptic_sterile_components"
-    ASEPTIC_NONSTERILE_COMPONENTS = "aseptic_nonsterile_components"
-    TERMINALLY_STERILIZED = "terminally_sterilized"
 
 
 _CATEGORY_TEXT = {
@@ -79,7 +68,8 @@ _STORAGE_TEXT = {
     Storage.REFRIGERATED: "refrigerated",
     Storage.FROZEN: "frozen",
 }
-_OPENED_CONTAINERS = ("single_dose_vial", "single_dose_ampule", "multi_dose")
+_OPENED_CONTAINERS = ("single_dose_vial", "single_dose_vial_outside_iso5", "single_dose_ampule",
+                      "multi_dose", "pharmacy_bulk_package")
 _BUD_FIELDS = frozenset(
     {"category", "sterilization", "sterility_tested", "storage", "hours", "days", "citation"}
 )
@@ -197,30 +187,46 @@ class BudTable:
         self,
         first_puncture: datetime,
         *,
-        multi_dose: bool,
+        multi_dose: bool = False,
         manufacturer_limit: timedelta | None = None,
         ampule: bool = False,
         expiry: date | None = None,
+        container: Container | None = None,
+        iso5: bool = True,
+        reconstituted_limit: timedelta | None = None,
     ) -> BeyondUse:
-        """Give the time until which an opened container, punctured in ISO Class 5 air, may be used.
+        """Give the time until which an opened container may be used.
 
-        A multiple-dose container keeps 28 days unless ``manufacturer_limit`` (from its
-        labeling) says otherwise, longer or shorter. A single-dose vial keeps 12 hours, or the
-        manufacturer's limit when that is shorter; an opened ampule must not be kept at all.
-        ``expiry`` is the container's labeled expiry date, usable through the end of that day.
+        ``container`` is the package's kind (or, for older callers, ``multi_dose`` and
+        ``ampule``). A multiple-dose container keeps 28 days and a pharmacy bulk package the
+        table's time, unless ``manufacturer_limit`` (from its labeling) says otherwise,
+        longer or shorter. A single-dose vial keeps 12 hours when first entered in ISO Class 5
+        air and 1 hour when not, or the manufacturer's limit when that is shorter; an opened
+        ampule must not be kept at all, and a pharmacy bulk package may only be entered in
+        ISO Class 5 air. ``reconstituted_limit`` is the labeled time a reconstituted
+        solution keeps; it may only shorten the result. ``expiry`` is the container's labeled
+        expiry date, usable through the end of that day.
         """
         zone = _zone_of(first_puncture, "first_puncture")
-        if ampule and multi_dose:
-            raise BudError("a container cannot be both an ampule and multiple-dose")
-        if manufacturer_limit is not None and manufacturer_limit < timedelta(0):
-            raise BudError(
-                f"manufacturer's limit {manufacturer_limit} after first puncture is negative"
-            )
-        container = (
-            "multi_dose" if multi_dose else "single_dose_ampule" if ampule else "single_dose_vial"
-        )
-        limit = self._opened[container]
-        if manufacturer_limit is not None and multi_dose:
+        if container is None:
+            if ampule and multi_dose:
+                raise BudError("a container cannot be both an ampule and multiple-dose")
+            container = (Container.MULTI_DOSE if multi_dose else
+                         Container.AMPULE if ampule else Container.SINGLE_DOSE)
+        for name, given in (("manufacturer's limit", manufacturer_limit),
+                            ("reconstituted solution's limit", reconstituted_limit)):
+            if given is not None and given < timedelta(0):
+                raise BudError(f"{name} {given} after first puncture is negative")
+        if container is Container.PHARMACY_BULK_PACKAGE and not iso5:
+            raise BudError("a pharmacy bulk package may be entered only in ISO Class 5 air: "
+                           "do not use it")
+        row = _OPENED_ROW[container]
+        if container is Container.SINGLE_DOSE and not iso5:
+            row = "single_dose_vial_outside_iso5"
+        limit = self._opened[row]
+        labeling_governs = container in {Container.MULTI_DOSE,
+                                         Container.PHARMACY_BULK_PACKAGE}
+        if manufacturer_limit is not None and labeling_governs:
             limit = _Limit(
                 manufacturer_limit,
                 f"manufacturer's labeling (instead of the USP <797> default "
@@ -228,8 +234,44 @@ class BudTable:
             )
         elif manufacturer_limit is not None and manufacturer_limit < limit.duration:
             limit = _Limit(manufacturer_limit, "manufacturer's labeling")
+        if reconstituted_limit is not None and reconstituted_limit < limit.duration:
+            limit = _Limit(reconstituted_limit,
+                           "manufacturer's labeling for the reconstituted solution")
         expiries = () if expiry is None else (expiry,)
         return _capped(first_puncture, zone, limit, expiries, "container")
+
+    def preparation_until(
+        self,
+        started_at: datetime,
+        compounded: CompoundedAs,
+        *,
+        component_expiries: Iterable[date] = (),
+        opened_vials: Iterable[BeyondUse] = (),
+    ) -> BeyondUse:
+        """The BUD of a preparation started at ``started_at``, compounded as ``compounded``.
+
+        USP <797>'s limit for its category, sterilization and storage, counted from the start
+        of compounding, capped by the earliest component expiry (end of that day) and by the
+        beyond-use time of any opened vial it was drawn from; ``rule`` names what set it.
+        """
+        bud = self.beyond_use(started_at, compounded.category, compounded.storage,
+                              sterilization=compounded.sterilization,
+                              sterility_tested=compounded.sterility_tested,
+                              component_expiries=component_expiries)
+        for vial in opened_vials:
+            if vial.until.astimezone(UTC) < bud.until.astimezone(UTC):
+                bud = BeyondUse(vial.until.astimezone(started_at.tzinfo),
+                                f"an opened vial it was drawn from keeps only until then "
+                                f"({vial.rule})")
+        return bud
+
+
+_OPENED_ROW = {
+    Container.SINGLE_DOSE: "single_dose_vial",
+    Container.AMPULE: "single_dose_ampule",
+    Container.MULTI_DOSE: "multi_dose",
+    Container.PHARMACY_BULK_PACKAGE: "pharmacy_bulk_package",
+}
 
 
 def _capped(

@@ -7,7 +7,7 @@ the caller's job. The file format is documented in ``fixtures/formulary.toml``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -45,12 +45,56 @@ class Storage(Enum):
     FROZEN = "frozen"
 
 
+class CompoundingCategory(Enum):
+    """The USP <797> category a preparation is compounded under."""
+
+    IMMEDIATE_USE = "immediate_use"
+    CATEGORY_1 = "category_1"
+    CATEGORY_2 = "category_2"
+    CATEGORY_3 = "category_3"
+
+
+class Sterilization(Enum):
+    """How a preparation was made sterile, and from what."""
+
+    ASEPTIC_STERILE_COMPONENTS = "aseptic_sterile_components"
+    ASEPTIC_NONSTERILE_COMPONENTS = "aseptic_nonsterile_components"
+    TERMINALLY_STERILIZED = "terminally_sterilized"
+
+
+class Container(Enum):
+    """What kind of container a package is, which decides how long it keeps once entered."""
+
+    SINGLE_DOSE = "single_dose"
+    MULTI_DOSE = "multi_dose"
+    PHARMACY_BULK_PACKAGE = "pharmacy_bulk_package"
+    AMPULE = "ampule"
+
+
+@dataclass(frozen=True)
+class CompoundedAs:
+    """How a preparation made with a drug is compounded and kept: its USP <797> terms.
+
+    A drug that names none is compounded as Category 1 at controlled room temperature, the
+    shortest beyond-use date USP <797> gives outside immediate use; a pharmacy that works
+    under Category 2 or 3 says so per product. Category 3 needs the records that allow it
+    (sterility and endotoxin testing, a stability study) named in ``prerequisites``.
+    """
+
+    category: CompoundingCategory = CompoundingCategory.CATEGORY_1
+    storage: Storage = Storage.ROOM
+    sterilization: Sterilization = Sterilization.ASEPTIC_STERILE_COMPONENTS
+    sterility_tested: bool = False
+    prerequisites: str = ""
+
+
 @dataclass(frozen=True)
 class Reconstitution:
-    """How a powder vial becomes a liquid: which diluents, how much."""
+    """How a powder vial becomes a liquid: which diluents, how much, how long it keeps."""
 
     diluents: tuple[Ndc, ...]
     volume_ml: Decimal
+    in_use_hours: int | None = None  # the labeled time the reconstituted solution keeps
 
 
 @dataclass(frozen=True)
@@ -74,6 +118,9 @@ class Product:
     multi_dose: bool
     storage: Storage
     tolerance: Tolerance | None
+    compounded: CompoundedAs = field(default_factory=CompoundedAs)
+    container: Container = Container.SINGLE_DOSE
+    in_use_hours: int | None = None  # the labeled in-use time after first entry, if any
 
     @property
     def gtins(self) -> frozenset[Gtin]:
@@ -220,8 +267,50 @@ _PRODUCT_FIELDS = frozenset(
         "multi_dose",
         "storage",
         "tolerance",
+        "container",
+        "in_use_hours",
+        "compounded",
     }
 )
+_COMPOUNDED_FIELDS = ("category", "storage", "sterilization", "sterility_tested",
+                      "prerequisites")
+
+
+def _compounded(entry: Mapping[str, Any]) -> CompoundedAs:
+    if "compounded" not in entry:
+        return CompoundedAs()
+    spec = table(entry["compounded"], "compounded")
+    only_known(spec, _COMPOUNDED_FIELDS, "compounded")
+    compounded = CompoundedAs(
+        category=choice(CompoundingCategory, spec.get("category", "category_1"),
+                        "compounded.category"),
+        storage=choice(Storage, spec.get("storage", "room"), "compounded.storage"),
+        sterilization=choice(Sterilization,
+                             spec.get("sterilization", "aseptic_sterile_components"),
+                             "compounded.sterilization"),
+        sterility_tested=flag(spec, "sterility_tested"),
+        prerequisites=str(spec.get("prerequisites", "")).strip(),
+    )
+    if compounded.category is CompoundingCategory.CATEGORY_3 and not compounded.prerequisites:
+        raise InvalidFormat("compounded.category category_3 needs compounded.prerequisites: "
+                            "the sterility, endotoxin and stability records that allow it")
+    return compounded
+
+
+def _container(entry: Mapping[str, Any]) -> Container:
+    multi = flag(entry, "multi_dose")
+    if "container" not in entry:
+        return Container.MULTI_DOSE if multi else Container.SINGLE_DOSE
+    container = choice(Container, entry["container"], "container")
+    if multi and container is not Container.MULTI_DOSE:
+        raise InvalidFormat(f"multi_dose = true contradicts container {container.value!r}")
+    return container
+
+
+def _hours(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidFormat(f"{name} must be a whole number of hours, not {value!r}")
+    return value
 
 
 def _product_from_mapping(entry: Mapping[str, Any]) -> Product:
@@ -251,12 +340,14 @@ def _product_from_mapping(entry: Mapping[str, Any]) -> Product:
     reconstitution = None
     if "reconstitute" in entry:
         spec = table(entry["reconstitute"], "reconstitute")
-        only_known(spec, ("diluents", "volume_ml"), "reconstitute")
+        only_known(spec, ("diluents", "volume_ml", "in_use_hours"), "reconstitute")
         diluents = tuple(Ndc.parse(str(d)) for d in required(spec, "diluents", "reconstitute"))
         if not diluents:
             raise InvalidFormat("reconstitute.diluents lists no diluent")
         reconstitution = Reconstitution(
-            diluents, parse_decimal(required(spec, "volume_ml", "reconstitute"), "volume")
+            diluents, parse_decimal(required(spec, "volume_ml", "reconstitute"), "volume"),
+            _hours(spec["in_use_hours"], "reconstitute.in_use_hours")
+            if "in_use_hours" in spec else None,
         )
     volume = parse_decimal(required(entry, "container_volume_ml"), "container volume")
     if volume <= 0:
@@ -276,7 +367,11 @@ def _product_from_mapping(entry: Mapping[str, Any]) -> Product:
         hazardous=flag(entry, "hazardous"),
         high_alert=flag(entry, "high_alert"),
         in_process_check=flag(entry, "in_process_check"),
-        multi_dose=flag(entry, "multi_dose"),
+        multi_dose=_container(entry) is Container.MULTI_DOSE,
         storage=choice(Storage, entry.get("storage", "room"), "storage"),
         tolerance=Tolerance.parse(entry["tolerance"]) if "tolerance" in entry else None,
+        compounded=_compounded(entry),
+        container=_container(entry),
+        in_use_hours=_hours(entry["in_use_hours"], "in_use_hours")
+        if "in_use_hours" in entry else None,
     )

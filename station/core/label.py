@@ -1,7 +1,7 @@
 """What the label of a finished preparation (and of an opened vial) says.
 
 Pure: the content is computed from the order, the formulary, the BUD table and the times passed
-in; nothing here reads the clock, a file or a printer. Renderers (``station.reports.labels``) decide
+in; nothing here reads the clock, a file or a printer. Renderers (``station.devices.labels``) decide
 where each piece goes; they draw only what :class:`LabelContent` holds, so a field missing here
 is missing on every label.
 
@@ -25,7 +25,7 @@ from station.core.bud import (
     Sterilization,
 )
 from station.core.errors import StationError
-from station.core.formulary import Formulary, Product, Storage
+from station.core.formulary import CompoundedAs, Formulary, Product, Storage
 from station.core.orders import DoseOrder
 from station.core.quantities import Dimension, Quantity, Unit
 
@@ -41,6 +41,7 @@ __all__ = [
     "format_quantity",
     "format_time",
     "label_for",
+    "preparation_label",
     "storage_instruction",
     "vial_label_for",
 ]
@@ -117,6 +118,7 @@ class LabelContent:
     warnings: tuple[str, ...]
     preparer_initials: str
     checker_initials: str = ""  # empty: the box the checking pharmacist initials by hand
+    prerequisites: str = ""  # Category 3: the records that allow its longer dating
 
     @property
     def barcode(self) -> str:
@@ -157,6 +159,8 @@ class LabelContent:
             format_time(self.beyond_use),
             self.bud_rule,
             self.storage_instruction,
+            self.category_text,
+            *(p for p in (self.prerequisites,) if p),
             format_time(self.compounded_at),
             self.preparer_initials,
             self.preparation_id,
@@ -181,6 +185,8 @@ class VialLabelContent:
     hazardous: bool
     warnings: tuple[str, ...]
     initials: str = ""
+    code: str = ""  # the text of the label's DataMatrix, which finds the vial again
+    vial_id: str = ""
 
     @property
     def remaining_text(self) -> str:
@@ -201,6 +207,7 @@ class VialLabelContent:
             self.remaining_text,
             self.storage_instruction,
             *(i for i in (self.initials,) if i),
+            *(v for v in (self.vial_id,) if v),
         )
 
 
@@ -217,6 +224,7 @@ def label_for(
     component_expiries: Iterable[dt.date] = (),
     sterilization: Sterilization = Sterilization.ASEPTIC_STERILE_COMPONENTS,
     sterility_tested: bool = False,
+    prerequisites: str = "",
 ) -> LabelContent:
     """The label of ``order`` compounded at ``compounded_at`` (timezone-aware).
 
@@ -224,17 +232,6 @@ def label_for(
     counted from ``compounded_at`` and capped by the earliest component expiry
     (:meth:`BudTable.beyond_use`); an expired component raises ``BudError``.
     """
-    preparation_id = preparation_id.strip()
-    if not preparation_id:
-        raise LabelError(f"order {order.order_id}: a label needs a preparation id")
-    if not preparer_initials.strip():
-        raise LabelError(f"order {order.order_id}: a label needs the preparer's initials")
-    drugs = tuple(_drug_line(order, ingredient_index, formulary)
-                  for ingredient_index in range(len(order.ingredients)))
-    base = None
-    if order.base is not None:
-        product = formulary.by_ndc(order.base)
-        base = f"{product.name} {product.strength}"
     bud = bud_table.beyond_use(
         compounded_at,
         category,
@@ -243,12 +240,51 @@ def label_for(
         sterility_tested=sterility_tested,
         component_expiries=tuple(component_expiries),
     )
+    terms = CompoundedAs(category, storage, sterilization, sterility_tested, prerequisites)
+    return preparation_label(order, formulary, preparation_id=preparation_id,
+                             compounded_at=compounded_at, bud=bud, compounded=terms,
+                             preparer_initials=preparer_initials)
+
+
+def preparation_label(
+    order: DoseOrder,
+    formulary: Formulary,
+    *,
+    preparation_id: str,
+    compounded_at: dt.datetime,
+    bud: BeyondUse,
+    compounded: CompoundedAs,
+    preparer_initials: str,
+) -> LabelContent:
+    """The label of ``order`` with a beyond-use date already computed (``bud``).
+
+    The station's labels take theirs from the record
+    (:func:`station.core.beyond_use.preparation_bud`), so the label, the pharmacist's review
+    and the audit show one date. ``compounded`` gives the category and storage the label
+    states, and for Category 3 the prerequisites that allow its dating.
+    """
+    preparation_id = preparation_id.strip()
+    if not preparation_id:
+        raise LabelError(f"order {order.order_id}: a label needs a preparation id")
+    if not preparer_initials.strip():
+        raise LabelError(f"order {order.order_id}: a label needs the preparer's initials")
+    if bud.until < compounded_at:
+        raise LabelError(f"order {order.order_id}: the beyond-use date is before compounding")
+    drugs = tuple(_drug_line(order, ingredient_index, formulary)
+                  for ingredient_index in range(len(order.ingredients)))
+    base = None
+    if order.base is not None:
+        product = formulary.by_ndc(order.base)
+        base = f"{product.name} {product.strength}"
     hazardous = any(d.hazardous for d in drugs)
     high_alert = any(formulary.by_ndc(i.ndc).high_alert for i in order.ingredients)
     warnings = tuple(
         w for w, present in ((HAZARDOUS_WARNING, hazardous), (HIGH_ALERT_WARNING, high_alert))
         if present
     )
+    prerequisites = ""
+    if compounded.category is CompoundingCategory.CATEGORY_3:
+        prerequisites = compounded.prerequisites.strip()
     return LabelContent(
         preparation_id=preparation_id,
         order_id=order.order_id,
@@ -265,12 +301,13 @@ def label_for(
         compounded_at=compounded_at,
         beyond_use=bud.until,
         bud_rule=bud.rule,
-        category=category,
-        storage=storage,
-        storage_instruction=storage_instruction(storage),
+        category=compounded.category,
+        storage=compounded.storage,
+        storage_instruction=storage_instruction(compounded.storage),
         hazardous=hazardous,
         warnings=warnings,
         preparer_initials=preparer_initials.strip().upper(),
+        prerequisites=prerequisites,
     )
 
 
@@ -282,10 +319,14 @@ def vial_label_for(
     bud: BeyondUse,
     *,
     initials: str = "",
+    vial_id: str = "",
+    code: str = "",
 ) -> VialLabelContent:
     """The label of an opened vial: when it was punctured, until when, and what is left.
 
-    ``bud`` comes from :meth:`BudTable.opened_container_until` for the same puncture time.
+    ``bud`` comes from :meth:`BudTable.opened_container_until` for the same puncture time;
+    ``vial_id`` and ``code`` are the vial's id on the record and the text of the DataMatrix
+    that finds it again (:func:`station.core.opened_vials.vial_code`).
     """
     if remaining_ml < 0:
         raise LabelError(f"{product.label}: remaining volume {remaining_ml} mL is negative")
@@ -319,7 +360,18 @@ def vial_label_for(
         hazardous=product.hazardous,
         warnings=warnings,
         initials=initials.strip().upper(),
+        code=code,
+        vial_id=vial_id,
     )
+
+
+def initials_of(printed_name: str) -> str:
+    """The initials a label prints for a person: the first letter of each name, at most three.
+
+    >>> initials_of("Ana Novak"), initials_of("Lee Nakamura, PharmD"), initials_of("  ")
+    ('AN', 'LNP', '')
+    """
+    return "".join(word[0] for word in printed_name.replace(",", " ").split()[:3]).upper()
 
 
 def storage_instruction(storage: Storage) -> str:

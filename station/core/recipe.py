@@ -3,23 +3,35 @@
 A recipe is derived from an order and the formulary. Per ingredient it plans as many vials
 as the dose needs; per vial: scan it, reconstitute it if it is a powder (scan the diluent,
 weigh the vial before and after adding it), weigh the empty syringe, draw and weigh. Then
-an in-process pharmacist check if the product asks for one, the injections, the final
-container's weight gain, the label and a photograph of the labelled container.
+an in-process pharmacist check if the product asks for one, and per syringe its injection
+and the emptied syringe weighed back; then the final container's weight gain, the label and a
+photograph of the labelled container.
+
+What a bag receives is what left the syringe, not what was drawn: the hub and needle keep
+tens of microlitres to 0.1 mL, several per cent of a 1–2 mL addition. The recipe already
+weighs every syringe, so it weighs each one again once emptied: filled minus emptied is the
+delivered dose, checked against the ordered dose (or, when a pharmacist accepted the draw as it
+was, against that draw), and the final container check sums what was delivered. A measured
+residual follows the syringe and the technique actually used, and catches a syringe that was not
+emptied (or not injected at all) at the syringe itself. So that a careful draw delivers the
+dose, a draw that is injected is planned in the smallest syringe that holds it and aimed at the
+dose plus half the dead space ISO 7886-1 allows that size (:mod:`station.core.syringes`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from enum import Enum
 from typing import Any
 
 from station.core.errors import RecipeError
-from station.core.formulary import Formulary, Product, ProductRole
+from station.core.formulary import CompoundedAs, Formulary, Product, ProductRole
 from station.core.gravimetry import expected_volume
 from station.core.identifiers import Ndc
 from station.core.orders import DoseOrder, Ingredient
 from station.core.quantities import Quantity, Tolerance, Unit
+from station.core.syringes import SyringeError, SyringeTable
 
 # More vials than this for one ingredient is almost certainly a wrong order or product.
 MAX_VIALS_PER_INGREDIENT = 12
@@ -46,6 +58,7 @@ class MassCheck(Enum):
     DOSE = "dose"  # a drawn dose: mass -> volume -> dose against the order
     DILUENT = "diluent"  # diluent added to a powder vial
     FINAL = "final"  # the final container gained what was injected
+    DELIVERED = "delivered"  # an emptied syringe weighed back: filled - emptied = delivered
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,15 @@ class Step:
     photo_required: bool = False
     ingredient: int | None = None
     reconstituted_by: int | None = None
+    syringe_ml: Decimal | None = None  # the syringe a draw is planned in
+    draw_dose: Quantity | None = None  # a draw's aim: the dose plus what its syringe keeps
+
+    @property
+    def checked_dose(self) -> Quantity | None:
+        """The dose a weighing checks: a draw's aim, else the dose (what must be delivered)."""
+        if self.check is MassCheck.DOSE and self.draw_dose is not None:
+            return self.draw_dose
+        return self.dose
 
 
 @dataclass(frozen=True)
@@ -75,6 +97,7 @@ class Recipe:
     order: DoseOrder
     steps: tuple[Step, ...]
     tolerance: Tolerance
+    compounded: CompoundedAs = field(default_factory=CompoundedAs)
 
     def step(self, number: int) -> Step:
         """The step with this 1-based number."""
@@ -123,10 +146,12 @@ def build_recipe(order: DoseOrder, formulary: Formulary, site_tolerance: Toleran
             StepKind.WEIGH_TARE, "Weigh the base container before additions", product=base
         )
     draws: list[int] = []
+    delivered: list[int] = []
     for index, ingredient in enumerate(order.ingredients):
         product = _drug_product(order, ingredient, formulary)
         tolerance = order.tolerance or product.tolerance or site_tolerance
-        ingredient_draws = _plan_draws(plan, index, ingredient, product, formulary, tolerance)
+        ingredient_draws = _plan_draws(plan, index, ingredient, product, formulary, tolerance,
+                                       injected=base is not None)
         if product.in_process_check:
             plan.add(
                 StepKind.PHARMACIST_CHECK,
@@ -136,14 +161,28 @@ def build_recipe(order: DoseOrder, formulary: Formulary, site_tolerance: Toleran
             )
         if base is not None:
             for count, draw in enumerate(ingredient_draws, start=1):
+                of = f"{count} of {len(ingredient_draws)}"
                 plan.add(
                     StepKind.ACTION,
-                    f"Inject syringe {count} of {len(ingredient_draws)} ({product.name}) "
-                    f"into the {base.name} container (step {draw})",
+                    f"Inject syringe {of} ({product.name}) into the {base.name} container "
+                    f"(step {draw})",
                     product=product,
                     reference=draw,
                     ingredient=index,
                 )
+                drawn = plan.steps[draw - 1]
+                delivered.append(plan.add(
+                    StepKind.WEIGH_NET,
+                    f"Weigh the emptied syringe {of} ({product.name})",
+                    product=product,
+                    reference=draw,
+                    check=MassCheck.DELIVERED,
+                    dose=drawn.dose,
+                    expected_mass=_delivered_mass(drawn),
+                    tolerance=tolerance,
+                    ingredient=index,
+                    reconstituted_by=drawn.reconstituted_by,
+                ))
         draws.extend(ingredient_draws)
     if base is None and len(draws) > 1:
         raise RecipeError(
@@ -157,13 +196,41 @@ def build_recipe(order: DoseOrder, formulary: Formulary, site_tolerance: Toleran
             product=base,
             reference=base_tare,
             check=MassCheck.FINAL,
-            sums=tuple(draws),
+            sums=tuple(delivered),
             tolerance=site_tolerance,
             photo_required=True,
         )
     plan.add(StepKind.LABEL, "Print the label, apply it, and scan it")
     plan.add(StepKind.PHOTO, "Photograph the labelled preparation", photo_required=True)
-    return Recipe(order, tuple(plan.steps), site_tolerance)
+    return Recipe(order, tuple(plan.steps), site_tolerance, _compounded(order, formulary))
+
+
+def _delivered_mass(draw: Step) -> Decimal | None:
+    """The mass a draw must deliver: its aim less the residual it was aimed for."""
+    if draw.expected_mass is None or draw.dose is None or draw.draw_dose is None:
+        return draw.expected_mass
+    return draw.expected_mass * draw.dose.value / draw.draw_dose.value
+
+
+def _compounded(order: DoseOrder, formulary: Formulary) -> CompoundedAs:
+    """How the preparation is compounded and kept: its drugs' terms, which must agree on storage.
+
+    With several drugs the terms of the most restrictive category apply (immediate use, then
+    Category 1, 2, 3), and they must agree on where the preparation is kept, since a label
+    gives one storage.
+    """
+    terms = [formulary.by_ndc(i.ndc).compounded for i in order.ingredients]
+    storages = {t.storage for t in terms}
+    if len(storages) > 1:
+        named = ", ".join(sorted(s.value for s in storages))
+        raise RecipeError(f"order {order.order_id}: its drugs are kept differently ({named}): "
+                          "the formulary must give one storage for a preparation")
+    return min(terms, key=_rank)
+
+
+def _rank(terms: CompoundedAs) -> int:
+    """Lower is more restrictive: immediate use, then Category 1, 2, 3."""
+    return list(type(terms.category)).index(terms.category)
 
 
 def _base_product(order: DoseOrder, formulary: Formulary) -> Product | None:
@@ -203,8 +270,14 @@ def _plan_draws(
     product: Product,
     formulary: Formulary,
     tolerance: Tolerance,
+    *,
+    injected: bool,
 ) -> list[int]:
-    """Add the steps that draw one ingredient; returns the numbers of its draw-weighing steps."""
+    """Add the steps that draw one ingredient; returns the numbers of its draw-weighing steps.
+
+    A draw that is ``injected`` into a base is aimed at its dose plus half its syringe's
+    dead-space limit; one that stays in its syringe (the final container) at the dose.
+    """
     volume = expected_volume(ingredient.dose, product.concentration)
     portions = _vial_portions(volume, product.container_volume_ml)
     if len(portions) > MAX_VIALS_PER_INGREDIENT:
@@ -232,16 +305,21 @@ def _plan_draws(
             StepKind.WEIGH_TARE, "Weigh the empty syringe", product=product, ingredient=index
         )
         dose = _portion_dose(ingredient.dose, portion, volume)
+        syringe, residual = _syringe_for(portion, injected=injected)
+        into = f" into a {_ml(syringe)} mL syringe" if syringe is not None else ""
         draws.append(
             plan.add(
                 StepKind.WEIGH_NET,
-                f"Draw {_ml(portion)} mL ({dose.rounded()}) of {product.name} and weigh the "
-                "syringe",
+                f"Draw {_ml(portion)} mL ({dose.rounded()}) of {product.name}{into} and weigh "
+                "the syringe",
                 product=product,
                 reference=tare,
                 check=MassCheck.DOSE,
                 dose=dose,
-                expected_mass=portion * product.specific_gravity.value,
+                draw_dose=Quantity(dose.value * (portion + residual) / portion, dose.unit)
+                if residual else None,
+                syringe_ml=syringe,
+                expected_mass=(portion + residual) * product.specific_gravity.value,
                 tolerance=tolerance,
                 photo_required=True,
                 ingredient=index,
@@ -286,6 +364,20 @@ def _plan_reconstitution(
         tolerance=tolerance,
         ingredient=index,
     )
+
+
+def _syringe_for(portion: Decimal, *, injected: bool) -> tuple[Decimal | None, Decimal]:
+    """The syringe size a draw is planned in, and the residual it is aimed to make up for."""
+    if not injected:
+        return None, Decimal(0)
+    try:
+        plan = _SYRINGES.for_volume(portion)
+    except SyringeError:
+        return None, Decimal(0)  # larger than any syringe listed: drawn to the dose
+    return plan.size_ml, plan.residual_ml
+
+
+_SYRINGES = SyringeTable.load()
 
 
 def _vial_portions(volume: Decimal, per_vial: Decimal) -> list[Decimal]:

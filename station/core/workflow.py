@@ -22,8 +22,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from station.core.components import LotSource, missing_identification
 from station.core.errors import WorkflowError
-from station.core.formulary import Product
+from station.core.formulary import CompoundingCategory, Product, Storage
 from station.core.gravimetry import (
     BalanceSpec,
     GravimetricResult,
@@ -31,6 +32,7 @@ from station.core.gravimetry import (
     check_dose,
     check_mass,
 )
+from station.core.opened_vials import VialInUse
 from station.core.quantities import Concentration, Mass, Quantity
 from station.core.recipe import MassCheck, Recipe, Step, StepKind
 from station.core.scan import ScanIdentity
@@ -63,6 +65,7 @@ class StopReason(Enum):
     NOT_VERIFIABLE = "not verifiable by weight"
     BAD_PHOTO = "photo unusable"
     WRONG_LABEL = "wrong label"
+    OPENED_VIAL_PAST_BUD = "opened vial past its beyond-use time"
 
     @property
     def overridable(self) -> bool:
@@ -106,7 +109,9 @@ class ProductScanned(Event):
 
     ``product`` is None when the scan resolved to no product; ``lookup_problem`` says why.
     ``recall_notice`` is set when the lot is on the pharmacy's recall list, and
-    ``opened_vial_problem`` when this package is an opened vial past its beyond-use time.
+    ``opened_vial_problem`` when this package is an opened vial that must not be used.
+    ``lot_source`` says where the scan's lot and expiry came from (None: its own barcode,
+    when it carries them); ``opened_vial`` is the opened vial this package is, when it is one.
     """
 
     scan: ScanIdentity
@@ -114,6 +119,17 @@ class ProductScanned(Event):
     lookup_problem: str | None = None
     recall_notice: str | None = None
     opened_vial_problem: str | None = None
+    lot_source: LotSource | None = None
+    opened_vial: VialInUse | None = None
+
+    @property
+    def source(self) -> LotSource | None:
+        """Where the lot and expiry came from; None when the scan has neither."""
+        if self.lot_source is not None:
+            return self.lot_source
+        if self.scan.lot is not None and self.scan.expiry is not None:
+            return LotSource.BARCODE
+        return None
 
 
 @dataclass(frozen=True)
@@ -137,6 +153,24 @@ class PhotoTaken(Event):
 @dataclass(frozen=True)
 class ActionConfirmed(Event):
     """The technician confirmed a manual step (e.g. an injection) was done."""
+
+
+@dataclass(frozen=True)
+class LabelPrinted(Event):
+    """The preparation's label was printed (``copy`` 1) or printed again (2, 3 ...).
+
+    It carries what the label says of keeping the preparation: the beyond-use date and the
+    rule that set it, the USP <797> category and the storage, and where it was printed.
+    A reprint gives its ``reason``.
+    """
+
+    beyond_use: dt.datetime
+    bud_rule: str
+    category: CompoundingCategory
+    storage: Storage
+    printer: str
+    copy: int = 1
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -216,6 +250,7 @@ class StepRecord:
     photos: tuple[PhotoTaken, ...] = ()
     override: Overridden | None = None
     check: InProcessChecked | None = None
+    labels: tuple[LabelPrinted, ...] = ()
 
     @property
     def accepted(self) -> Attempt | None:
@@ -314,6 +349,8 @@ def _on_step_event(prep: Preparation, event: Event) -> Preparation:
     assert step is not None, "IN_PROGRESS always has a current step"
     if isinstance(event, PhotoTaken):
         return _photo(prep, step, event)
+    if isinstance(event, LabelPrinted):
+        return _label_printed(prep, step, event)
     expected = _EVENT_FOR_STEP[step.kind]
     if not isinstance(event, expected):
         raise WorkflowError(
@@ -340,6 +377,25 @@ def _photo(prep: Preparation, step: Step, event: PhotoTaken) -> Preparation:
         )
         return replace(prep, phase=Phase.HARD_STOP, stop=stop)
     return _advance_if_done(prep)
+
+
+def _label_printed(prep: Preparation, step: Step, event: LabelPrinted) -> Preparation:
+    if step.kind is not StepKind.LABEL:
+        raise WorkflowError(
+            f"the label prints at the label step, after every weight has passed; this is "
+            f"step {step.number} ({step.title})")
+    record = prep.record(step.number)
+    if record.accepted is not None:
+        raise WorkflowError(f"the label of {prep.preparation_id} was already scanned on the "
+                            "preparation")
+    if event.copy != len(record.labels) + 1:
+        raise WorkflowError(f"label copy {event.copy} of {prep.preparation_id} follows "
+                            f"{len(record.labels)} printed; expected copy {len(record.labels) + 1}")
+    if event.copy > 1 and not event.reason.strip():
+        raise WorkflowError("printing the label again needs a reason")
+    if event.beyond_use.tzinfo is None:
+        raise WorkflowError("the label's beyond-use date has no UTC offset")
+    return _with_record(prep, step.number, labels=(*record.labels, event))
 
 
 def _retry(prep: Preparation, event: Event) -> Preparation:
@@ -399,6 +455,7 @@ _STEP_EVENTS: tuple[type[Event], ...] = (
     WeightRead,
     PhotoTaken,
     ActionConfirmed,
+    LabelPrinted,
     LabelScanned,
 )
 _STEP_TARGETS = frozenset(
@@ -476,6 +533,9 @@ def _evaluate(prep: Preparation, step: Step, event: Event) -> Attempt:
     if isinstance(event, WeightRead):
         return _evaluate_weight(prep, step, event)
     if isinstance(event, LabelScanned):
+        if not prep.record(step.number).labels:
+            raise WorkflowError(f"the label of {prep.preparation_id} has not been printed: "
+                                "print it, apply it, then scan it")
         if event.text.strip() != prep.preparation_id:
             message = (
                 f"label scanned {event.text.strip()!r}, but this preparation is "
@@ -500,16 +560,22 @@ def _evaluate_scan(step: Step, event: ProductScanned) -> Attempt:
             StopReason.WRONG_PRODUCT,
             f"wrong product: scanned {product.label}; this step needs {expected}",
         )
+    missing = missing_identification(event.scan)
+    if missing is not None:
+        raise WorkflowError(
+            f"{product.label}: {missing}; its lot and expiry must be read from the printed "
+            "label or typed twice before it is accepted")
     expiry = event.scan.expiry
+    assert expiry is not None
     # Expiry is a calendar day at the pharmacy: the event time carries the site's UTC offset,
     # so its date() is the local date.
-    if expiry is not None and expiry.is_expired_on(event.at.date()):
+    if expiry.is_expired_on(event.at.date()):
         return stop(
             StopReason.EXPIRED,
-            f"expired: lot {event.scan.lot or '(unknown)'} of {product.name} expired {expiry}",
+            f"expired: lot {event.scan.lot} of {product.name} expired {expiry}",
         )
     if event.opened_vial_problem is not None:
-        return stop(StopReason.EXPIRED, f"expired: {event.opened_vial_problem}")
+        return stop(StopReason.OPENED_VIAL_PAST_BUD, event.opened_vial_problem)
     if event.recall_notice is not None:
         return stop(
             StopReason.RECALLED,
@@ -533,13 +599,19 @@ def _evaluate_weight(prep: Preparation, step: Step, event: WeightRead) -> Attemp
             f"step {step.number} was weighed on balance {event.balance_id}, but its reference "
             f"(step {step.reference}) on {tare.event.balance_id}: weigh both on the same balance"
         )
-    before, sg = tare.event.mass, step.product.specific_gravity
-    if step.check is MassCheck.DOSE:
-        assert step.dose is not None
+    before, after, sg = tare.event.mass, event.mass, step.product.specific_gravity
+    if step.check is MassCheck.DELIVERED:
+        # The reference is the filled syringe; what left it is what the bag received.
+        before, after = event.mass, tare.event.mass
+    accepted_draw = (step.check is MassCheck.DELIVERED and step.reference is not None
+                     and prep.record(step.reference).override is not None)
+    if step.check is MassCheck.DOSE or (step.check is MassCheck.DELIVERED and not accepted_draw):
+        checked = step.checked_dose
+        assert checked is not None
         result = check_dose(
             before,
-            event.mass,
-            ordered=step.dose,
+            after,
+            ordered=checked,
             concentration=drawn_concentration(prep, step),
             specific_gravity=sg,
             tolerance=step.tolerance,
@@ -549,10 +621,14 @@ def _evaluate_weight(prep: Preparation, step: Step, event: WeightRead) -> Attemp
         expected = step.expected_mass
         if step.check is MassCheck.FINAL:
             expected = sum((prep.net_mass(n).grams for n in step.sums), Decimal(0))
+        if accepted_draw:
+            # A pharmacist accepted this syringe's draw as it was: it must all reach the bag.
+            assert step.reference is not None
+            expected = prep.net_mass(step.reference).grams
         assert expected is not None
         result = check_mass(
             before,
-            event.mass,
+            after,
             expected=expected,
             specific_gravity=sg,
             tolerance=step.tolerance,
@@ -628,6 +704,7 @@ def _describe(kind: type[Event]) -> str:
         WeightRead: "a weight",
         PhotoTaken: "a photo",
         ActionConfirmed: "a confirmation",
+        LabelPrinted: "a printed label",
         LabelScanned: "a label scan",
         InProcessChecked: "a pharmacist's check",
     }.get(kind, _event_name_of(kind))

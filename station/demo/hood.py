@@ -16,7 +16,17 @@ server that speaks ``inject("unplug")``/``replug()`` becomes a plug with
 Every package on the shelf is deterministic from ``seed``: per product a lot, an expiry one
 to two years after ``today`` and a run of serial numbers (each package scanned at a step is a
 new one); an empty syringe weighs 5–20 g by its size, a powder vial 15–40 g by its size, a
-bag its volume × specific gravity plus about 20 g of plastic.
+bag its volume × specific gravity plus about 20 g of plastic. A seeded share of the products
+(:data:`LINEAR_ONLY_SHARE`) comes in packages whose only barcode is the UPC-A of the NDC: the
+lot and expiry are printed on the label, and when the station asks for them
+(:attr:`~station.services.hood.NextAction.IDENTIFY_LOT`) the hands read the label in hand as a
+person does — Enter when the lot and expiry the station read from the print are the package's,
+else both typed twice.
+
+A syringe keeps its dead space when emptied (:data:`SYRINGES`): the emptied syringe weighs its
+empty mass plus that residual, and the bag receives what was drawn less it. A multiple-dose
+vial is kept after its first draw when the station offers it; later draws of the product come
+from that vial, scanned by the station's sticker on it, while it holds enough.
 
 >>> from station.demo.camera import SimulatedCamera
 >>> from station.demo.camera_scene import Scene
@@ -30,7 +40,12 @@ bag its volume × specific gravity plus about 20 g of plastic.
 >>> hood = DemoHood(Pan(), Plug(), SimulatedCamera(Scene(), size=(320, 180)), formulary,
 ...                 today=dt.date(2026, 11, 26), seed=1)
 >>> water = formulary.by_ndc_text("63323-185-10")
+>>> hood.linear_only(water)
+True
 >>> hood.handheld_text(water, lot="L1", expiry=dt.date(2028, 1, 31), serial="7")
+']E0363323185107'
+>>> replace(hood.package(water), datamatrix=True, lot="L1", expiry=dt.date(2028, 1, 31),
+...         serial="7").handheld_text
 ']d201003633231851071728013110L1\x1d217'
 """
 
@@ -45,12 +60,13 @@ from enum import Enum
 from typing import Protocol
 
 from station.core.errors import StationError
-from station.core.formulary import Formulary, Product, ProductRole
+from station.core.formulary import Container, Formulary, Product, ProductRole
+from station.core.opened_vials import vial_code
 from station.core.recipe import MassCheck, Recipe, Step, StepKind
 from station.core.scan import parse_scan
 from station.core.workflow import Preparation
-from station.demo.camera_scene import Label, Scene
-from station.services.hood import HoodView, NextAction
+from station.demo.camera_scene import Label, Scene, Sticker
+from station.services.hood import HoodView, NextAction, PendingLot
 
 #: How blurred the camera is for :attr:`Mistake.BLURRY` (Gaussian sigma in pixels; the
 #: photo check refuses from about 2 px, see :mod:`station.devices.photos`).
@@ -61,14 +77,34 @@ DOSE_ERROR_BANDS = 3
 DEFAULT_CHECK_WEIGHT = Decimal("100.000")
 #: How long before ``today`` the expired lot of :attr:`Mistake.EXPIRED_LOT` expired.
 EXPIRED_AGO = dt.timedelta(days=45)
-#: Syringe sizes (mL) and the mass of an empty one with cap and needle (g).
-SYRINGES: tuple[tuple[Decimal, Decimal], ...] = (
-    (Decimal(1), Decimal("5.0")), (Decimal(3), Decimal("6.0")), (Decimal(5), Decimal("7.0")),
-    (Decimal(10), Decimal("9.5")), (Decimal(20), Decimal("13.0")),
-    (Decimal(30), Decimal("16.0")), (Decimal(60), Decimal("20.0")),
+#: Syringe sizes (mL), the mass of an empty one with cap and needle (g), and its dead space:
+#: what stays in the hub and needle once the plunger is pushed home (mL). The dead spaces are
+#: assumed simulation values: a low-dead-space 1 mL syringe, then standard Luer syringes with
+#: a 21 G needle. They sit inside what was measured on common brands ("Variation in syringes
+#: and needles dead space compared to ISO 7886-1:2018": 1 and 2.5 mL syringes under 0.07 mL,
+#: 5 and 10 mL near the ISO limits of 0.075 and 0.1 mL, 20–60 mL under 0.2 mL; a 21–23 G
+#: needle about 0.05 mL more), at the low end, as a pharmacy chooses its syringes.
+SYRINGES: tuple[tuple[Decimal, Decimal, Decimal], ...] = (
+    (Decimal(1), Decimal("5.0"), Decimal("0.015")),
+    (Decimal(3), Decimal("6.0"), Decimal("0.070")),
+    (Decimal(5), Decimal("7.0"), Decimal("0.075")),
+    (Decimal(10), Decimal("9.5"), Decimal("0.090")),
+    (Decimal(20), Decimal("13.0"), Decimal("0.120")),
+    (Decimal(30), Decimal("16.0"), Decimal("0.140")),
+    (Decimal(60), Decimal("20.0"), Decimal("0.160")),
 )
+#: The share of products (seeded, among those whose NDC has a UPC-A form) whose packages carry
+#: only the linear UPC-A: no DataMatrix, the lot and expiry printed only as text.
+LINEAR_ONLY_SHARE = 0.3
+#: A load this close to what is on the pan (g) is put on only after the pan was emptied.
+LIFT_BELOW = Decimal("0.5")
+#: How long a kept multiple-dose vial is used, at most (USP <797>: 28 days after first
+#: puncture unless its labeling says less; the station's sticker gives the exact time).
+KEPT_VIAL_DAYS = 28
 _GRAMS = Decimal("0.0001")  # masses are kept finer than any balance shows
 _AIM_DATAMATRIX = "]d2"
+_AIM_PLAIN_DATAMATRIX = "]d1"
+_AIM_UPC_A = "]E0"
 
 
 class Pan(Protocol):
@@ -161,7 +197,12 @@ class Mistake(Enum):
 
 @dataclass(frozen=True)
 class Package:
-    """One package on the shelf: a product with its lot, expiry and serial number."""
+    """One package on the shelf: a product with its lot, expiry and serial.
+
+    ``datamatrix`` False is a package whose only barcode is the UPC-A of its NDC (the lot
+    and expiry are printed as text only); ``sticker`` is the station's opened-vial sticker on
+    a vial kept after its first puncture.
+    """
 
     product: Product
     lot: str
@@ -169,38 +210,71 @@ class Package:
     serial: str
     linear_gtin: str | None = None
     """A misprint: the UPC-A carries this GTIN instead of the DataMatrix's."""
+    datamatrix: bool = True
+    sticker: Sticker | None = None
 
     @property
     def label(self) -> Label:
         """The package's printed label, barcodes included."""
         product = self.product
-        gtin = product.gtin if product.gtin is not None else product.ndc.gtin()
         label = Label.for_product(product, lot=self.lot, expiry=self.expiry,
-                                  serial=self.serial,
-                                  linear=gtin is not None and gtin.upc_a is not None)
+                                  serial=self.serial, linear=_upc(product) or not self.datamatrix,
+                                  datamatrix=self.datamatrix)
+        if self.sticker is not None:
+            label = replace(label, sticker=self.sticker)
         return label if self.linear_gtin is None else replace(
             label, linear_gtin_override=self.linear_gtin)
 
     @property
     def handheld_text(self) -> str:
-        """What a handheld scanner sends for the label's GS1 DataMatrix (AIM ``]d2``)."""
-        data = self.label.gs1_data
-        assert data is not None
-        return _AIM_DATAMATRIX + data
+        """What a handheld scanner sends when it reads the package.
+
+        The station's sticker on an opened vial (AIM ``]d1``), else the GS1 DataMatrix (AIM
+        ``]d2``), else the UPC-A (AIM ``]E0``).
+        """
+        if self.sticker is not None:
+            return _AIM_PLAIN_DATAMATRIX + self.sticker.payload
+        label = self.label
+        if self.datamatrix:
+            data = label.gs1_data
+            assert data is not None
+            return _AIM_DATAMATRIX + data
+        upc = label.upc_a
+        assert upc is not None
+        return _AIM_UPC_A + upc
 
     @property
     def words(self) -> str:
         """'Ceftriaxone 1 g, lot L123456, exp 2028-03-31'."""
-        return (f"{self.product.name} {self.product.strength}, lot {self.lot}, "
-                f"exp {self.expiry.isoformat()}")
+        words = (f"{self.product.name} {self.product.strength}, lot {self.lot}, "
+                 f"exp {self.expiry.isoformat()}")
+        if self.sticker is not None:
+            return f"{words} (opened vial {self.sticker.payload})"
+        return words if self.datamatrix else f"{words} (UPC-A only)"
+
+
+@dataclass(frozen=True)
+class KeptVial:
+    """A vial the hands kept after its first draw: its id, the vial, what is left in it."""
+
+    key: str
+    package: Package
+    remaining_ml: Decimal
+    kept_on: dt.date
 
 
 @dataclass(frozen=True)
 class OperatorMove:
-    """What the technician does at the keys for a step: scan a text, press Enter, or wait."""
+    """What the technician does at the keys: scan a text, press Enter, type, keep, or wait.
+
+    ``typed`` is a lot and expiry typed twice (first lot, first expiry, second lot, second
+    expiry); ``keep_vial`` presses the station's "keep the vial" key.
+    """
 
     scan: str | None = None
     enter: bool = False
+    typed: tuple[str, str, str, str] | None = None
+    keep_vial: bool = False
 
 
 def progress_marker(view: HoodView | None, prep: Preparation | None) -> tuple[object, ...]:
@@ -237,7 +311,8 @@ class _Act:
 class DemoHood:
     """A technician's hands at a simulated hood; every method is thread-safe.
 
-    ``check_weight`` is the nominal mass (g) of the balance's daily check weight.
+    ``check_weight`` is the nominal mass (g) of the balance's daily check weight;
+    ``linear_only_share`` the share of products whose packages carry only a UPC-A.
     """
 
     def __init__(
@@ -250,9 +325,13 @@ class DemoHood:
         today: dt.date,
         seed: int = 0,
         check_weight: Decimal = DEFAULT_CHECK_WEIGHT,
+        linear_only_share: float = LINEAR_ONLY_SHARE,
     ) -> None:
         if check_weight <= 0:
             raise ValueError(f"a check weight must be above 0 g, got {check_weight}")
+        if not 0.0 <= linear_only_share <= 1.0:
+            raise ValueError(f"the share of UPC-A-only products is between 0 and 1, got "
+                             f"{linear_only_share}")
         self._pan = pan
         self._plug = plug
         self._camera = camera
@@ -261,8 +340,15 @@ class DemoHood:
         self.seed = seed
         self.check_weight = check_weight
         self._lock = threading.RLock()
-        self._shelf = _Shelf(formulary, today, seed)
+        self._shelf = _Shelf(formulary, today, seed, linear_only_share)
         self._in_hand: dict[str, Package] = {}  # per NDC key: the package scanned last
+        self._shown: tuple[Package, ...] = ()  # what is under the camera now
+        self._loads: dict[tuple[str, int], Decimal] = {}  # (preparation, step) -> load put down
+        #: True when the last move only lifted the last item off the pan: the load the step
+        #: wants goes on with the next move, once the balance has seen the pan empty.
+        self.lifted = False
+        self._kept: dict[str, KeptVial] = {}  # per NDC key: the opened vial in use
+        self._keeping: tuple[str, int] | None = None  # (preparation, draw step) being kept
         self._state = DemoState(Decimal(0), "nothing", "nothing", 0.0, True)
 
     # ------------------------------------------------------------------ state
@@ -278,10 +364,25 @@ class DemoHood:
         with self._lock:
             return self._in_hand.get(product.ndc.key) or self._shelf.peek(product)
 
+    def linear_only(self, product: Product) -> bool:
+        """Whether the shelf's packages of ``product`` carry only a UPC-A."""
+        with self._lock:
+            return self._shelf.linear_only(product)
+
+    def kept_vial(self, product: Product) -> KeptVial | None:
+        """The opened vial of ``product`` the hands kept and still use, if any."""
+        with self._lock:
+            return self._kept.get(product.ndc.key)
+
     def syringe(self, volume_ml: Decimal) -> tuple[Decimal, Decimal]:
         """The syringe a draw of ``volume_ml`` is made with: its size (mL), empty mass (g)."""
         with self._lock:
             return self._shelf.syringe(volume_ml)
+
+    def dead_space(self, volume_ml: Decimal) -> Decimal:
+        """What stays in the syringe a draw of ``volume_ml`` is made with, once emptied (mL)."""
+        size, _ = self.syringe(volume_ml)
+        return next(dead for s, _, dead in SYRINGES if s == size)
 
     def vial_mass(self, product: Product) -> Decimal:
         """A vial of ``product`` before its diluent (g): glass, stopper, crimp and powder."""
@@ -297,18 +398,27 @@ class DemoHood:
 
     def show(self, product: Product | None, *, lot: str | None = None,
              expiry: dt.date | None = None, serial: str | None = None,
-             blur: float = 0.0, linear_gtin: str | None = None) -> None:
+             blur: float = 0.0, linear_gtin: str | None = None,
+             datamatrix: bool | None = None) -> None:
         """Hold a package of ``product`` under the camera (None: an empty hood).
 
         Lot, expiry and serial default to those of the package in hand; ``linear_gtin``
-        misprints the label's UPC-A with another GTIN.
+        misprints the label's UPC-A with another GTIN; ``datamatrix`` False shows a package
+        with only the UPC-A (None: as the shelf has it).
         """
         if product is None:
             self.show_nothing()
             return
         with self._lock:
             package = _replace_package(self.package(product), lot, expiry, serial)
-            self._show((replace(package, linear_gtin=linear_gtin),), blur)
+            if datamatrix is not None:
+                package = replace(package, datamatrix=datamatrix)
+            self._show((replace(package, linear_gtin=linear_gtin, sticker=None),), blur)
+
+    def show_package(self, package: Package, *, blur: float = 0.0) -> None:
+        """Hold exactly ``package`` under the camera (an opened vial with its sticker, say)."""
+        with self._lock:
+            self._show((package,), blur)
 
     def other_drug(self, product: Product) -> Product | None:
         """A package from the bin next door: another drug, in the same role if any."""
@@ -320,10 +430,13 @@ class DemoHood:
         with self._lock:
             return self._shelf.other_strength(product)
 
-    def expired_package(self, product: Product) -> Package:
-        """A package of ``product`` from an older lot that expired ``EXPIRED_AGO`` ago."""
+    def expired_package(self, product: Product, *, linear_only: bool | None = None) -> Package:
+        """A package of ``product`` from an older lot that expired ``EXPIRED_AGO`` ago.
+
+        ``linear_only`` True gives one with only a UPC-A (None: as the shelf has them).
+        """
         with self._lock:
-            return self._shelf.expired(product)
+            return self._shelf.expired(product, linear_only)
 
     def show_nothing(self) -> None:
         """Take everything out of the camera's view."""
@@ -367,6 +480,34 @@ class DemoHood:
         with self._lock:
             return _replace_package(self.package(product), lot, expiry, serial).handheld_text
 
+    # ------------------------------------------------------------------ reading and typing
+
+    def held_package(self, pending: PendingLot) -> Package:
+        """The package in hand that the station waits for the lot and expiry of."""
+        with self._lock:
+            ndc = pending.product.ndc
+            held = [p for p in self._shown if p.product.ndc == ndc]
+            return held[0] if held else self.package(pending.product)
+
+    def identify_lot(self, view: HoodView) -> OperatorMove:
+        """Answer the station's question about a package's lot and expiry, reading the label.
+
+        Enter when the lot and expiry the station read from the print are what the package in
+        hand says; both typed twice when they differ or nothing could be read; nothing yet
+        while the read is still to come.
+        """
+        pending = view.pending_lot
+        if pending is None:
+            return OperatorMove()
+        package = self.held_package(pending)
+        read = pending.read
+        if read is not None and (str(read.lot), read.expiry.date) == (package.lot,
+                                                                      package.expiry):
+            return OperatorMove(enter=True)
+        if read is None and pending.problem is None:
+            return OperatorMove()  # the station is still reading the print
+        return OperatorMove(typed=typed_from(package))
+
     # ------------------------------------------------------------------ acting out a step
 
     def mistakes_for(self, view: HoodView, prep: Worksheet | None) -> frozenset[Mistake]:
@@ -383,7 +524,7 @@ class DemoHood:
         if action is NextAction.PHOTO:
             return frozenset({Mistake.BLURRY})
         if action is NextAction.WEIGH and view.expected_reading is not None and (
-                view.band_high is not None):
+                view.band_high is not None) and step.check is not MassCheck.DELIVERED:
             return frozenset({Mistake.DOSE_HIGH, Mistake.DOSE_LOW})
         return frozenset()
 
@@ -398,19 +539,61 @@ class DemoHood:
         """Do the physical part of the next step and say what the technician then does.
 
         After a hard stop the wrong package goes back first and Enter redoes the step; a
-        label step is a handheld scan; a manual step or the last photograph is Enter.
+        package waiting for its lot and expiry is read (:meth:`identify_lot`); a multiple-dose
+        vial just drawn from is kept when the station offers it; Enter prints the label, which
+        is then applied and scanned with the handheld; a manual step or the last photograph is
+        Enter.
         """
         if view.next_action in {NextAction.RETRY, NextAction.RETRY_OR_OVERRIDE}:
             self.show_nothing()
             return OperatorMove(enter=True)
+        if view.next_action is NextAction.IDENTIFY_LOT:
+            return self.identify_lot(view)
+        if self.wants_to_keep(view, prep):
+            return OperatorMove(keep_vial=True)
+        self.note_kept(view, prep)
         text = self.perform(view, prep, mistake)
         if text is not None:
             return OperatorMove(scan=text)
         step = prep.step if prep is not None else None
-        enter = view.next_action is NextAction.CONFIRM or (
+        enter = view.next_action in {NextAction.CONFIRM, NextAction.PRINT_LABEL} or (
             view.next_action is NextAction.PHOTO and step is not None
             and step.kind is StepKind.PHOTO)
         return OperatorMove(enter=enter)
+
+    def wants_to_keep(self, view: HoodView, prep: Worksheet | None) -> bool:
+        """Whether the hands keep the vial the station offers: a multiple-dose one, once."""
+        if not view.vial_keepable or prep is None or view.preparation_id is None:
+            return False
+        with self._lock:
+            draw = _last_draw(prep)
+            if draw is None or draw.product is None:
+                return False
+            if draw.product.container is not Container.MULTI_DOSE:
+                return False
+            if self._keeping == (view.preparation_id, draw.number):
+                return False  # asked once already
+            self._keeping = (view.preparation_id, draw.number)
+            return True
+
+    def note_kept(self, view: HoodView, prep: Worksheet | None) -> None:
+        """Put the station's sticker on the vial it just kept, and use that vial from now on."""
+        key = view.vial_kept
+        if key is None or prep is None:
+            return
+        with self._lock:
+            if any(k.key == key for k in self._kept.values()):
+                return
+            draw = _last_draw(prep)
+            if draw is None or draw.product is None:
+                return
+            product = draw.product
+            package = replace(self.package(product), sticker=None)
+            sticker = Sticker(vial_code(key), (f"OPENED VIAL {key}", f"LOT {package.lot}"))
+            drawn = (draw.expected_mass or Decimal(0)) / product.specific_gravity.value
+            self._kept[product.ndc.key] = KeptVial(
+                key, replace(package, sticker=sticker),
+                product.container_volume_ml - drawn, self.today)
 
     def perform(self, view: HoodView, prep: Worksheet | None,
                 mistake: Mistake | None = None) -> str | None:
@@ -423,18 +606,55 @@ class DemoHood:
         """
         with self._lock:
             act = self._plan(view, prep, mistake)
+            step = prep.step if prep is not None else None
+            key = (prep.preparation_id, step.number) if prep is not None and step else None
+            if act.load is not None and key is not None and key not in self._loads and (
+                    view.next_action is NextAction.WEIGH and self._state.pan_grams != 0
+                    and abs(act.load - self._state.pan_grams) < LIFT_BELOW):
+                # the last item comes off first: a balance that sees no change takes no new
+                # weight (two emptied syringes of a size weigh alike)
+                self.empty_pan()
+                self.lifted = True
+                return None
+            self.lifted = False
             if act.load is not None:
                 self.place(act.load, act.on_pan)
+                if key is not None and view.next_action is NextAction.WEIGH:
+                    self._loads[key] = self._state.pan_grams
             if act.packages is not None:
                 for package in act.packages:
-                    if package.expiry >= self.today and mistake is not Mistake.WRONG_PRODUCT:
-                        self._in_hand[package.product.ndc.key] = package
+                    if package.expiry < self.today or mistake is Mistake.WRONG_PRODUCT:
+                        continue
+                    self._in_hand[package.product.ndc.key] = package
+                    if package.sticker is None:
                         self._shelf.take(package)
+                    elif view.next_action is NextAction.SCAN and step is not None \
+                            and prep is not None:
+                        self._used_kept_vial(prep, step, package)
                 self._show(act.packages, act.blur)
             return act.handheld
 
+    def usable_kept_vial(self, product: Product, volume_ml: Decimal) -> KeptVial | None:
+        """The kept vial of ``product`` if it is in date and holds ``volume_ml`` and a margin."""
+        with self._lock:
+            kept = self._kept.get(product.ndc.key)
+            if kept is None:
+                return None
+            fresh = self.today < kept.kept_on + dt.timedelta(days=KEPT_VIAL_DAYS)
+            enough = kept.remaining_ml >= volume_ml * Decimal("1.1") + Decimal("0.5")
+            return kept if fresh and enough else None
+
+    def _used_kept_vial(self, prep: Worksheet, step: Step, package: Package) -> None:
+        """A kept vial was scanned for a draw: what the draw takes is no longer in it."""
+        product = package.product
+        kept = self._kept.get(product.ndc.key)
+        volume = _draw_volume(prep, step)
+        if kept is not None and volume is not None and kept.package == package:
+            self._kept[product.ndc.key] = replace(kept, remaining_ml=kept.remaining_ml - volume)
+
     def _show(self, packages: tuple[Package, ...], blur: float) -> None:
         self._camera.show(Scene(labels=tuple(p.label for p in packages), blur=blur))
+        self._shown = packages
         in_view = "; ".join(p.words for p in packages) or "nothing"
         self._state = replace(self._state, in_view=in_view, blur=blur)
 
@@ -452,13 +672,14 @@ class DemoHood:
         if prep is None or step is None:
             return _Act("")
         if action is NextAction.SCAN:
-            return self._plan_scan(step, mistake)
+            return self._plan_scan(prep, step, mistake)
         if action is NextAction.PHOTO:
             return self._plan_photo(prep, step, mistake)
-        if action is NextAction.SCAN_LABEL:
-            return _Act("scan the printed label with the handheld",
-                        handheld=prep.preparation_id)
-        return _Act("")
+        return {
+            NextAction.PRINT_LABEL: _Act("print the label"),
+            NextAction.SCAN_LABEL: _Act("apply the printed label and scan it with the handheld",
+                                        handheld=prep.preparation_id),
+        }.get(action, _Act(""))
 
     def _plan_pan(self, view: HoodView, prep: Worksheet | None,
                   mistake: Mistake | None) -> _Act:
@@ -469,11 +690,32 @@ class DemoHood:
         step = prep.step if prep is not None else None
         if prep is None or step is None:
             return _Act("")
-        act = (_plan_net(view, step, mistake) if view.expected_reading is not None
-               else self._plan_tare(prep, step))
+        if step.check is MassCheck.DELIVERED:
+            act = self._plan_emptied(view, prep, step)
+        elif view.expected_reading is not None:
+            act = _plan_net(view, step, mistake)
+        else:
+            act = self._plan_tare(prep, step)
         return replace(act, packages=self._subject(prep, step))  # what the hands hold
 
-    def _plan_scan(self, step: Step, mistake: Mistake | None) -> _Act:
+    def _plan_emptied(self, view: HoodView, prep: Worksheet, step: Step) -> _Act:
+        """The emptied syringe: its empty mass plus what stays in its hub and needle."""
+        assert step.reference is not None and step.product is not None
+        draw = prep.recipe.step(step.reference)
+        gravity = step.product.specific_gravity.value
+        volume = (draw.expected_mass or Decimal(0)) / gravity
+        residual = self.dead_space(volume) * gravity
+        tare = self._loads.get((prep.preparation_id, draw.reference or 0))
+        if tare is None:  # the filled syringe was weighed by someone else: from the screen
+            assert view.expected_reading is not None
+            mass = view.expected_reading + residual
+        else:
+            mass = tare + residual
+        return _Act(f"put the emptied syringe ({mass.quantize(Decimal('0.001'))} g, "
+                    f"{residual.quantize(Decimal('0.001'))} g left in its hub) on the pan",
+                    mass, "the emptied syringe")
+
+    def _plan_scan(self, prep: Worksheet, step: Step, mistake: Mistake | None) -> _Act:
         product = step.product
         assert product is not None
         if mistake is Mistake.WRONG_PRODUCT:
@@ -484,9 +726,13 @@ class DemoHood:
                         packages=(package,))
         package = self._shelf.peek(product)
         if mistake is Mistake.EXPIRED_LOT:
-            package = self._shelf.expired(product)
+            package = self._shelf.expired(product, None)
             return _Act(f"show the camera an expired package: {package.words}",
                         packages=(package,))
+        volume = _draw_volume(prep, step)
+        kept = self.usable_kept_vial(product, volume) if volume is not None else None
+        if kept is not None and (mistake is None or mistake is Mistake.BLURRY):
+            package = kept.package
         if mistake is Mistake.BLURRY:
             return _Act(f"show the camera {package.words}, out of focus",
                         packages=(package,), blur=HEAVY_BLUR)
@@ -556,10 +802,12 @@ def _plan_net(view: HoodView, step: Step, mistake: Mistake | None) -> _Act:
 class _Shelf:
     """The stock: deterministic lots, expiries, serials and container masses per product."""
 
-    def __init__(self, formulary: Formulary, today: dt.date, seed: int) -> None:
+    def __init__(self, formulary: Formulary, today: dt.date, seed: int,
+                 linear_only_share: float = LINEAR_ONLY_SHARE) -> None:
         self._formulary = formulary
         self._today = today
         self._seed = seed
+        self._linear_only_share = linear_only_share
         self._next_serial: dict[str, int] = {}
         self._other: dict[str, Product | None] = {}
 
@@ -577,7 +825,14 @@ class _Shelf:
         if key not in self._next_serial:
             self._next_serial[key] = self._rng("serial", key).randrange(10_000, 90_000) * 100
         lot, expiry = self._lot(product)
-        return Package(product, lot, expiry, f"SN{self._next_serial[key]}")
+        return Package(product, lot, expiry, f"SN{self._next_serial[key]}",
+                       datamatrix=not self.linear_only(product))
+
+    def linear_only(self, product: Product) -> bool:
+        """Whether the packages of ``product`` carry only a UPC-A (seeded, per product)."""
+        if not _upc(product):
+            return False
+        return self._rng("linear-only", product.ndc.key).random() < self._linear_only_share
 
     def take(self, package: Package) -> None:
         """Take ``package`` off the shelf: the next one has the following serial."""
@@ -585,11 +840,16 @@ class _Shelf:
         if package.serial == f"SN{self._next_serial.get(key)}":
             self._next_serial[key] += 1
 
-    def expired(self, product: Product) -> Package:
-        """A package of ``product`` from an older lot that expired ``EXPIRED_AGO`` ago."""
+    def expired(self, product: Product, linear_only: bool | None) -> Package:
+        """A package of ``product`` from an older lot that expired ``EXPIRED_AGO`` ago.
+
+        ``linear_only`` True: one with only a UPC-A (None: as the shelf has the product).
+        """
         rng = self._rng("expired", product.ndc.key)
+        only = self.linear_only(product) if linear_only is None else linear_only
         return Package(product, f"L{rng.randrange(100_000, 1_000_000)}",
-                       self._today - EXPIRED_AGO, f"SN{rng.randrange(1_000, 10_000)}")
+                       self._today - EXPIRED_AGO, f"SN{rng.randrange(1_000, 10_000)}",
+                       datamatrix=not only)
 
     def other_drug(self, product: Product) -> Product | None:
         """A package from the bin next door: another drug (by name), same role if any."""
@@ -618,7 +878,7 @@ class _Shelf:
 
     def syringe(self, volume_ml: Decimal) -> tuple[Decimal, Decimal]:
         """The smallest syringe that holds ``volume_ml``: its size (mL) and empty mass (g)."""
-        size, mass = next(((s, m) for s, m in SYRINGES if s >= volume_ml), SYRINGES[-1])
+        size, mass, _ = next((row for row in SYRINGES if row[0] >= volume_ml), SYRINGES[-1])
         jitter = Decimal(self._rng("syringe", size).uniform(-0.25, 0.25))
         return size, (mass + jitter).quantize(_GRAMS)
 
@@ -637,8 +897,47 @@ class _Shelf:
 
 def _replace_package(package: Package, lot: str | None, expiry: dt.date | None,
                      serial: str | None) -> Package:
-    return Package(package.product, lot if lot is not None else package.lot,
-                   expiry if expiry is not None else package.expiry,
-                   serial if serial is not None else package.serial)
+    return replace(package, lot=lot if lot is not None else package.lot,
+                   expiry=expiry if expiry is not None else package.expiry,
+                   serial=serial if serial is not None else package.serial)
+
+
+def typed_from(package: Package) -> tuple[str, str, str, str]:
+    """The lot and expiry of ``package`` as typed twice from its label: lot, expiry, again."""
+    lot, expiry = package.lot, package.expiry.isoformat()
+    return lot, expiry, lot, expiry
+
+
+def _upc(product: Product) -> bool:
+    """Whether ``product``'s GTIN (or NDC) has a UPC-A form."""
+    gtin = product.gtin if product.gtin is not None else product.ndc.gtin()
+    return gtin is not None and gtin.upc_a is not None
+
+
+def _last_draw(prep: Worksheet) -> Step | None:
+    """The last dose draw at or before the step now (the one whose vial may be kept)."""
+    step = prep.step
+    if step is None:
+        return None
+    draws = [s for s in prep.recipe.steps
+             if s.check is MassCheck.DOSE and s.kind is StepKind.WEIGH_NET
+             and s.number <= step.number]
+    return draws[-1] if draws else None
+
+
+def _draw_volume(prep: Worksheet, scan: Step) -> Decimal | None:
+    """The volume the dose draw after scan step ``scan`` takes from its vial (mL), if any."""
+    product = scan.product
+    if product is None:
+        return None
+    for step in prep.recipe.steps:
+        if step.number <= scan.number:
+            continue
+        if step.kind is StepKind.SCAN:
+            return None  # another package is scanned before any draw from this one
+        if (step.check is MassCheck.DOSE and step.product is not None
+                and step.product.ndc == product.ndc and step.expected_mass is not None):
+            return step.expected_mass / product.specific_gravity.value
+    return None
 
 

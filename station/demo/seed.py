@@ -8,7 +8,16 @@ store. The inputs are what a hood would produce:
 - orders from the sample worklist (``fixtures/worklist.toml``), each with a fresh order id
   derived from its template and a due time on the simulated shift;
 - scans of GS1 DataMatrix codes built from each product's real GTIN, with a lot, an expiry
-  and a serial per package; the station resolves them against the formulary as it would;
+  and a serial per package; the station resolves them against the formulary as it would.
+  Some products come in packages whose only barcode is the UPC-A of the NDC: their lot and
+  expiry are read from the printed label and confirmed, or typed twice, and recorded so
+  (:class:`~station.core.components.LotSource`). Every accepted component has a lot and an
+  expiry;
+- multiple-dose vials kept after their first draw (an opened vial on the record, with its
+  beyond-use time) and drawn from again by later preparations, scanned by their sticker;
+- the emptied syringe weighed back after each injection: it keeps its dead space
+  (:data:`station.demo.hood.SYRINGES`), so the bag receives what was drawn less that;
+- the label printed (with its beyond-use date from the record) before it is scanned back;
 - weights from a simulated balance (readability 0.001 g, noise, hood airflow, drift and
   settling; the reading is taken when the balance says it is stable), of masses a person
   would put on the pan: empty syringes, powder vials, overfilled bags, and draws that are
@@ -48,9 +57,14 @@ from sqlalchemy.engine import make_url
 
 from scale_drivers.sim.physics import Balance, BalanceModel
 from station.config.catalog_files import SAMPLE_DIR, load_worklist
+from station.core.beyond_use import preparation_bud
+from station.core.bud import BudTable
+from station.core.components import LotSource
 from station.core.errors import StationError
-from station.core.formulary import Formulary, Product, ProductRole
+from station.core.formulary import Container, Formulary, Product, ProductRole
 from station.core.gravimetry import BalanceSpec, expected_volume
+from station.core.identifiers import Expiry, Lot
+from station.core.opened_vials import OpenedVial, check, vial_code
 from station.core.orders import DoseOrder
 from station.core.quantities import Mass, Tolerance
 from station.core.recipe import MassCheck, Step, StepKind, build_recipe
@@ -61,6 +75,7 @@ from station.core.workflow import (
     Cancelled,
     Event,
     InProcessChecked,
+    LabelPrinted,
     LabelScanned,
     Overridden,
     Phase,
@@ -75,10 +90,12 @@ from station.core.workflow import (
     WeightRead,
     drawn_concentration,
 )
-from station.demo.camera_scene import Label, Scene, render
+from station.demo.camera_scene import Label, Scene, Sticker, render
+from station.demo.hood import SYRINGES
 from station.devices.camera import Frame
 from station.devices.photos import capture
 from station.records.formulary_versions import FormularyVersion, FormularyVersions
+from station.records.opened_vials import OpenedVials
 from station.records.record import Record
 from station.records.schema import events as events_table
 from station.records.search import (
@@ -95,6 +112,14 @@ Clock = Callable[[], dt.datetime]
 
 HOODS = (("sim-hood-1", "MS1003TS-B936102145"), ("sim-hood-2", "MS1003TS-B936102871"))
 """The seeded stations and their balances (a 1,220 g × 1 mg precision balance each)."""
+LABEL_PRINTERS = {"sim-hood-1": "tcp://sim-label-1.pharmacy.invalid:9100",
+                  "sim-hood-2": "tcp://sim-label-2.pharmacy.invalid:9100"}
+"""The label printer at each seeded hood, as its label events name it."""
+LINEAR_ONLY_SHARE = 0.3
+"""The share of products (with a UPC-A form) whose packages carry only the UPC-A."""
+PRINTED_READ_SHARE = 0.7
+"""Of the lots of UPC-A-only packages, the share read from the print and confirmed (the rest
+are typed twice)."""
 REMOTE_STATION = "sim-rph-remote"
 """Where the seeded pharmacists check and verify from."""
 TECHNICIANS = ("tech.ana", "tech.raj", "tech.mia")
@@ -128,7 +153,8 @@ _SYRINGES = ((Decimal(1), Decimal("2.2")), (Decimal(3), Decimal("4.3")),
              (Decimal(5), Decimal("5.9")), (Decimal(10), Decimal("9.4")),
              (Decimal(20), Decimal("14.8")), (Decimal(30), Decimal("19.6")),
              (Decimal(60), Decimal("33.9")))
-"""Syringe size (mL) and empty mass (g, with cap and needle)."""
+"""Syringe size (mL) and empty mass (g, with cap and needle); dead spaces as the demo hood's."""
+_DEAD_SPACE = {size: dead for size, _, dead in SYRINGES}
 _MAX_EVENTS = 500
 _OUTCOME_OF_PHASE = {Phase.VERIFIED: VERIFIED, Phase.REJECTED: REJECTED,
                      Phase.CANCELLED: CANCELLED,
@@ -331,23 +357,42 @@ class _SimClock:
 
 @dataclass(frozen=True)
 class _Package:
-    """One container in hand: a product, its lot, expiry and serial."""
+    """One container in hand: a product, its lot, expiry and serial; its barcodes, sticker."""
 
     product: Product
     lot: str
     expiry: dt.date
     serial: str
+    datamatrix: bool = True
+    sticker: Sticker | None = None
 
     def label(self) -> Label:
-        gtin = self.product.gtin or self.product.ndc.gtin()
-        return Label.for_product(self.product, lot=self.lot, expiry=self.expiry,
-                                 serial=self.serial,
-                                 linear=gtin is not None and gtin.upc_a is not None)
+        label = Label.for_product(self.product, lot=self.lot, expiry=self.expiry,
+                                  serial=self.serial, linear=_upc(self.product),
+                                  datamatrix=self.datamatrix)
+        return label if self.sticker is None else replace(label, sticker=self.sticker)
 
     def scan_text(self) -> str:
-        data = self.label().gs1_data
-        assert data is not None
-        return "]d2" + data
+        label = self.label()
+        if self.datamatrix:
+            data = label.gs1_data
+            assert data is not None
+            return "]d2" + data
+        assert label.upc_a is not None
+        return "]E0" + label.upc_a
+
+
+def _upc(product: Product) -> bool:
+    gtin = product.gtin or product.ndc.gtin()
+    return gtin is not None and gtin.upc_a is not None
+
+
+@dataclass
+class _KeptVial:
+    """A vial kept after its first draw: the vial on the record and the package it is."""
+
+    vial: OpenedVial
+    package: _Package
 
 
 @dataclass
@@ -358,6 +403,7 @@ class _Stock:
     today: dt.date
     lots: dict[str, list[tuple[str, dt.date]]] = field(default_factory=dict)
     serials: dict[str, int] = field(default_factory=dict)
+    linear_only: dict[str, bool] = field(default_factory=dict)
 
     def package(self, product: Product) -> _Package:
         key = product.ndc.key
@@ -367,7 +413,10 @@ class _Stock:
         lots = self.lots[key]
         lot, expiry = lots[0] if len(lots) == 1 or self.rng.random() < 0.75 else lots[1]
         self.serials[key] += self.rng.randint(1, 40)
-        return _Package(product, lot, expiry, str(self.serials[key]))
+        if key not in self.linear_only:
+            self.linear_only[key] = _upc(product) and self.rng.random() < LINEAR_ONLY_SHARE
+        return _Package(product, lot, expiry, str(self.serials[key]),
+                        datamatrix=not self.linear_only[key])
 
     def _lot(self) -> str:
         letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
@@ -443,6 +492,9 @@ class _Shift:
         ]
         self.remote = self._service(REMOTE_STATION)
         self.hard_stops = 0
+        self.bud_table = BudTable.load()
+        self.vials = OpenedVials(record.engine, self.sim.utc, self.bud_table)
+        self.kept: dict[str, _KeptVial] = {}  # per NDC key: the opened vial in use
 
     def _service(self, station_id: str) -> PreparationService:
         return PreparationService(self.record, station_id=station_id,
@@ -472,6 +524,9 @@ class _Compounding:
         self.in_hand: dict[int, _Package] = {}  # scan step -> the package scanned there
         self.items: dict[int, Decimal] = {}  # weighing step -> true mass of the item weighed
         self.drawn: dict[int, Decimal] = {}  # draw step -> true mass of liquid in the syringe
+        self.sizes: dict[int, Decimal] = {}  # draw step -> the syringe's size (mL)
+        self.residual: dict[int, Decimal] = {}  # draw step -> mass left in the emptied syringe
+        self.from_vial: dict[int, _KeptVial] = {}  # scan step -> the opened vial scanned there
         self.bag = Decimal(0)
 
     # -------------------------------------------------------------- driving
@@ -490,7 +545,8 @@ class _Compounding:
                 return
             step = prep.step
             if (self.outcome == CANCELLED and prep.phase is Phase.IN_PROGRESS
-                    and step is not None and step.kind is StepKind.LABEL):
+                    and step is not None and step.kind is StepKind.LABEL
+                    and prep.record(step.number).labels):
                 self.wait(60, 300)
                 self.record(Cancelled(self.technician, self.at(),
                                       self.rng.choice(_CANCELLATIONS)))
@@ -502,6 +558,7 @@ class _Compounding:
             else:
                 assert step is not None
                 self.record(self.next_event(step))
+                self.after_draw(step)
         raise SeedError(f"{self.preparation_id}: not finished after {_MAX_EVENTS} events")
 
     @property
@@ -592,14 +649,80 @@ class _Compounding:
         self.wait(20, 50)
         if step.reference is not None and step.reference in self.drawn:
             drawn = self.drawn[step.reference]
-            loss = _grams(self.rng.uniform(0.002, 0.010)) + drawn * Decimal("0.002")
-            self.bag += drawn - loss  # a little stays in the syringe's hub
+            draw = self.current.recipe.step(step.reference)
+            assert draw.product is not None
+            dead = _DEAD_SPACE[self.sizes.get(step.reference, Decimal(10))]
+            left = dead * draw.product.specific_gravity.value * _grams(
+                self.rng.uniform(0.85, 1.15))
+            self.residual[step.reference] = min(drawn, left)
+            self.bag += drawn - self.residual[step.reference]  # the hub keeps the rest
         return ActionConfirmed(self.technician, self.at())
 
     def label(self, step: Step) -> Event:
-        del step
+        prep = self.current
+        if not prep.record(step.number).labels:
+            self.wait(20, 60)
+            bud = preparation_bud(prep, self.shift.bud_table)
+            return LabelPrinted(self.technician, self.at(), bud.until, bud.rule,
+                                bud.compounded.category, bud.compounded.storage,
+                                LABEL_PRINTERS[self.hood.service.station_id])
         self.wait(40, 100)
         return LabelScanned(self.technician, self.at(), self.preparation_id)
+
+    def after_draw(self, step: Step) -> None:
+        """After an accepted draw: take it off its opened vial, or keep a multiple-dose vial."""
+        prep = self.current
+        if step.check is not MassCheck.DOSE or step.kind is not StepKind.WEIGH_NET:
+            return
+        attempt = prep.record(step.number).accepted
+        if attempt is None or prep.stop is not None:
+            return
+        product = step.product
+        assert product is not None
+        scan = max((n for n in self.in_hand if n < step.number
+                    and self.in_hand[n].product.ndc == product.ndc), default=None)
+        if scan is None:
+            return
+        volume = (prep.net_mass(step.number).grams
+                  / product.specific_gravity.value).quantize(Decimal("0.001"))
+        kept = self.from_vial.get(scan)
+        scanned = prep.record(scan).accepted
+        assert scanned is not None
+        if kept is not None:
+            kept.vial = self.shift.vials.draw(kept.vial.key, min(volume, kept.vial.remaining_ml),
+                                              at=self.sim.now, by=self.technician,
+                                              checked_at=scanned.event.at)
+            return
+        if (product.container is not Container.MULTI_DOSE or step.reconstituted_by is not None
+                or product.ndc.key in self.shift.kept
+                or volume >= product.container_volume_ml):
+            return
+        package = self.in_hand[scan]
+        vial = self.shift.vials.open(
+            product, package.lot, package.serial, scanned.event.at,
+            product.container_volume_ml, expiry=package.expiry, by=self.technician,
+            station_id=self.hood.service.station_id, iso5=True, drawn_ml=volume,
+            drawn_at=attempt.event.at, preparation_id=self.preparation_id,
+            draw_step=step.number)
+        sticker = Sticker(vial_code(vial.key), (f"OPENED VIAL {vial.key}", f"LOT {vial.lot}"))
+        self.shift.kept[product.ndc.key] = _KeptVial(vial, replace(package, sticker=sticker))
+
+    def kept_vial(self, step: Step) -> _KeptVial | None:
+        """The opened vial of the step's product to draw from, if one is usable for the draw."""
+        product = step.product
+        assert product is not None
+        kept = self.shift.kept.get(product.ndc.key)
+        draw = next((s for s in self.current.recipe.steps if s.number > step.number
+                     and s.check is MassCheck.DOSE and s.product == product), None)
+        if kept is None or draw is None or draw.expected_mass is None:
+            return None
+        needed = draw.expected_mass / product.specific_gravity.value
+        vial = self.shift.vials.get(kept.vial.key)
+        if vial is None or check(vial, self.sim.now) is not None or (
+                vial.remaining_ml < needed * Decimal("1.1") + 1):
+            return None
+        kept.vial = vial
+        return kept
 
     def scan(self, step: Step) -> Event:
         assert step.product is not None
@@ -607,16 +730,38 @@ class _Compounding:
         product = step.product
         if self.incident == _WRONG_PRODUCT and product.role is ProductRole.DRUG:
             product = self.look_alike(product)
+        kept = self.kept_vial(step) if product is step.product else None
+        if kept is not None:
+            self.in_hand[step.number] = kept.package
+            self.from_vial[step.number] = kept
+            identity = parse_scan(replace(kept.package, datamatrix=True).scan_text(),
+                                  self.sim.now.year)
+            return ProductScanned(self.technician, self.at(), identity, product,
+                                  lot_source=LotSource.OPENED_VIAL,
+                                  opened_vial=kept.vial.in_use)
         package = self.shift.stock.package(product)
         if product is step.product:
             self.in_hand[step.number] = package
+        else:
+            # The wrong bin's package is shown with its DataMatrix: the record then holds a
+            # refused lot, which a search by lot must not count as used.
+            package = replace(package, datamatrix=True)
         identity = parse_scan(package.scan_text(), self.sim.now.year)
         try:
             resolved: Product | None = self.shift.formulary.resolve(identity)
             problem = None
         except StationError as error:
             resolved, problem = None, str(error)
-        return ProductScanned(self.technician, self.at(), identity, resolved, problem)
+        source = None
+        if resolved is not None and resolved.ndc in step.expects and identity.lot is None:
+            # only the UPC-A: the lot and expiry read from the print, or typed twice
+            self.wait(8, 30)
+            identity = replace(identity, lot=Lot(package.lot),
+                               expiry=Expiry(package.expiry, raw=package.expiry.isoformat()))
+            source = (LotSource.PRINTED_TEXT if self.rng.random() < PRINTED_READ_SHARE
+                      else LotSource.TYPED)
+        return ProductScanned(self.technician, self.at(), identity, resolved, problem,
+                              lot_source=source)
 
     def look_alike(self, product: Product) -> Product:
         """The product in the bin next to it: same drug name first, else the same role."""
@@ -649,8 +794,9 @@ class _Compounding:
             return glass + powder + _grams(rng.gauss(0, 0.15))
         assert net.product is not None and net.expected_mass is not None
         volume = net.expected_mass / net.product.specific_gravity.value
-        empty = next((mass for size, mass in _SYRINGES if size >= volume * Decimal("1.1")),
-                     _SYRINGES[-1][1])
+        size, empty = next(((size, mass) for size, mass in _SYRINGES if size >= volume),
+                           _SYRINGES[-1])
+        self.sizes[net.number] = size
         return empty + _grams(rng.gauss(0, 0.05))
 
     def net_load(self, step: Step) -> Decimal:
@@ -659,11 +805,17 @@ class _Compounding:
         if step.check is MassCheck.FINAL:
             self.wait(8, 20)
             return self.bag
+        if step.check is MassCheck.DELIVERED:
+            self.wait(5, 15)
+            draw = self.current.recipe.step(step.reference)
+            assert draw.reference is not None
+            return self.items[draw.reference] + self.residual.get(draw.number, Decimal(0))
         assert step.product is not None
         if step.check is MassCheck.DOSE:
             self.wait(40, 120)
-            assert step.dose is not None
-            volume = expected_volume(step.dose, drawn_concentration(self.current, step))
+            dose = step.checked_dose
+            assert dose is not None
+            volume = expected_volume(dose, drawn_concentration(self.current, step))
             expected = volume * step.product.specific_gravity.value
             if self.incident == _BAD_DRAW:
                 off = self.rng.uniform(0.08, 0.14) * self.rng.choice((-1, 1))

@@ -27,6 +27,10 @@ class ErrorKind(Enum):
     BLURRY_PHOTO = "blurry_photo"
     DISAGREEING_BARCODE = "disagreeing_barcode"
     UNPLUGGED_BALANCE = "unplugged_balance"
+    EXPIRED_LINEAR_ONLY = "expired_linear_only"
+    RECALLED_LINEAR_ONLY = "recalled_linear_only"
+    OPENED_VIAL_PAST_BUD = "opened_vial_past_bud"
+    WRONG_LABEL_APPLIED = "wrong_label_applied"
 
     @property
     def words(self) -> str:
@@ -49,10 +53,18 @@ _WORDS = {
     ErrorKind.DOSE_OVER_3X: "a draw 3 tolerances over the dose",
     ErrorKind.DOSE_UNDER_1_5X: "a draw 1.5 tolerances under the dose",
     ErrorKind.DOSE_UNDER_3X: "a draw 3 tolerances under the dose",
-    ErrorKind.SKIPPED_STEP: "a drawn dose is never injected into the bag",
+    ErrorKind.SKIPPED_STEP: "a drawn dose is never injected into the bag, its syringe "
+                            "weighed back full",
     ErrorKind.BLURRY_PHOTO: "the camera is out of focus for a photograph",
     ErrorKind.DISAGREEING_BARCODE: "a label whose UPC-A names another product",
     ErrorKind.UNPLUGGED_BALANCE: "the balance cable is pulled during a weighing",
+    ErrorKind.EXPIRED_LINEAR_ONLY: "an expired vial with only a UPC-A: its printed lot and "
+                                   "expiry are read or typed as printed",
+    ErrorKind.RECALLED_LINEAR_ONLY: "a vial from a recalled lot with only a UPC-A: its "
+                                    "printed lot and expiry are read or typed as printed",
+    ErrorKind.OPENED_VIAL_PAST_BUD: "a vial opened at an earlier shift, past its beyond-use "
+                                    "time, is scanned by its opened-vial sticker",
+    ErrorKind.WRONG_LABEL_APPLIED: "the label of another preparation is applied and scanned",
 }
 _DOSE_FACTORS = {
     ErrorKind.DOSE_OVER_1_5X: 1.5, ErrorKind.DOSE_OVER_3X: 3.0,

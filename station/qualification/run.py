@@ -9,8 +9,13 @@ turn's outcome: a hard stop, a refused scan, a refused photo or a lost balance i
 An injected error is caught when the station stopped at the step it was made in; a clean
 preparation with any stop is a false hold. The run's pharmacist signs in-process checks and
 rejects every finished preparation ("qualification run, not for a patient"), so nothing of
-the run waits in a verification queue; at the end the accounts are disabled and the recalls
-withdrawn.
+the run waits in a verification queue; at the end the accounts are disabled, the recalls
+withdrawn and every vial the run opened discarded.
+
+An opened vial past its beyond-use time is one left from an earlier shift: for that error the
+run records, just before the preparation, a vial of the product first punctured at this
+station long enough ago (:func:`stale_vial_age`), as a pharmacy's record would hold it; the
+technician finds it with the station's sticker on it and scans it.
 """
 
 from __future__ import annotations
@@ -32,14 +37,15 @@ from station.config.model import StationConfig, StationSection
 from station.core.acceptance import Status
 from station.core.accounts import Meaning, Role
 from station.core.errors import StationError
-from station.core.formulary import Formulary
+from station.core.formulary import Container, Formulary, Product
 from station.core.gravimetry import BalanceSpec, is_verifiable
+from station.core.opened_vials import vial_code
 from station.core.orders import DoseOrder
 from station.core.recipe import Recipe, StepKind
 from station.core.workflow import Phase, Rejected
 from station.demo.camera import SimulatedCamera
-from station.demo.camera_scene import Scene
-from station.demo.hood import DemoHood, FaultInjector, Pan, SimulatorPlug
+from station.demo.camera_scene import Scene, Sticker
+from station.demo.hood import DemoHood, FaultInjector, Package, Pan, SimulatorPlug
 from station.qualification.plan import ErrorKind, PlannedPreparation
 from station.qualification.pullback import pullback_catches
 from station.qualification.station_side import HeadlessStation, Outcome
@@ -51,13 +57,18 @@ from station.qualification.technician import (
     recalled_lot,
 )
 from station.records.formulary_versions import FormularyVersion
+from station.records.opened_vials import OpenedVials
 from station.records.record import Record
 from station.services.hood import HoodSession, HoodView, NextAction
+from station.services.labelling import LabelPrinter
 from station.services.sessions import SessionManager
 
 STATION_ID = "QUALIFY"
 #: Turns (a look and an act) one preparation may take before it counts as stuck.
 MAX_TURNS = 600
+#: Stops in a row at one step after which the preparation is given up (and cancelled): a
+#: retry that cannot change what is weighed (a dose already in the bag) stops again.
+REPEATED_STOPS = 3
 #: Replicate weighings of the check weight for the repeatability (USP <41>: at least ten).
 REPEATABILITY_WEIGHINGS = 10
 #: False holds allowed on clean preparations.
@@ -67,6 +78,18 @@ REJECT_REASON = "qualification run, not for a patient"
 #: caught, whatever else the station showed.
 WEIGHED_UNPLUGGED = "a weight was recorded while the balance was unplugged"
 CHECK_WEIGHT = Decimal("100.00")
+VIALS_DISCARDED = "qualification run ended"
+
+
+def stale_vial_age(product: Product) -> dt.timedelta:
+    """How long before now a vial of ``product`` left from an earlier shift was punctured.
+
+    An hour past the longest an opened container of its kind may be used (USP <797>: a
+    single-dose vial 12 hours, a pharmacy bulk package its labeled time, a multiple-dose vial
+    28 days; the product's own in-use time when longer).
+    """
+    hours = 28 * 24 if product.container is Container.MULTI_DOSE else 12
+    return dt.timedelta(hours=max(hours, product.in_use_hours or 0) + 1)
 
 
 @dataclass
@@ -139,14 +162,17 @@ Progress = Callable[[int, int, "QualificationResult"], None]
 
 
 def qualification_services(record: Record, site: StationConfig, *,
-                           clock: Callable[[], dt.datetime]) -> StationServices:
+                           clock: Callable[[], dt.datetime],
+                           label_printer: LabelPrinter) -> StationServices:
     """The services of the qualification's station on ``record``, under the site's rules.
 
     The station is the qualification's own (``QUALIFY``, the 100 g check weight); the
-    site's configuration (``[site] tolerance``) is the one being qualified.
+    site's configuration (``[site] tolerance``) is the one being qualified. The labels go to
+    ``label_printer``: the run's own, never the pharmacy's printer.
     """
     station = StationSection(id=STATION_ID, check_weight=CHECK_WEIGHT)
-    return services_on(record, replace(site, station=station), clock=clock)
+    return services_on(record, replace(site, station=station), clock=clock,
+                       label_printer=label_printer)
 
 
 def qualify(services: StationServices, rig: Rig, formulary_text: str,
@@ -186,6 +212,7 @@ def qualify(services: StationServices, rig: Rig, formulary_text: str,
                      check_weight=CHECK_WEIGHT)
     technician = Technician(hands, hands.formulary, services.site_tolerance, seed=seed)
     session = services.hood_session(formulary)
+    vials = services.opened_vials()
     station = HeadlessStation(session, camera, rig.open_balance,
                               repeatability=Decimal(0), check_weight=CHECK_WEIGHT,
                               readability=readability)
@@ -210,7 +237,7 @@ def qualify(services: StationServices, rig: Rig, formulary_text: str,
             repeatability=station.repeatability, readings=readings, seconds=0.0,
             preparation_seconds=[], started=clock())
         hood = _Hood(technician, station, session, version, sessions, tech, rph, password,
-                     run_id, clock)
+                     run_id, clock, vials)
         rng = random.Random(f"orders/{seed}")
         pullback_rng = random.Random(f"pullback/{seed}")
         for done, planned in enumerate(plan, 1):
@@ -223,10 +250,20 @@ def qualify(services: StationServices, rig: Rig, formulary_text: str,
         return result
     finally:
         station.close()
-        for ndc, lot in recalled:
-            recalls.withdraw(ndc, lot, "qualification run ended", by="qualify")
-        for user in (tech, rph):
-            directory.disable(user, by="qualify", reason="qualification run ended")
+        _clean_up(services, vials, recalled, tech, rph)
+
+
+def _clean_up(services: StationServices, vials: OpenedVials, recalled: list[tuple[Any, str]],
+              tech: str, rph: str) -> None:
+    """Discard the run's vials, withdraw its recalls and disable its accounts."""
+    for vial in vials.in_use():
+        if vial.punctured_by == tech:
+            vials.discard(vial.key, VIALS_DISCARDED, at=services.clock(), by=tech)
+    recalls = services.recalls()
+    for ndc, lot in recalled:
+        recalls.withdraw(ndc, lot, "qualification run ended", by="qualify")
+    for user in (tech, rph):
+        services.users.disable(user, by="qualify", reason="qualification run ended")
 
 
 def _repeatability(station: HeadlessStation, hands: DemoHood) -> list[Decimal]:
@@ -279,6 +316,26 @@ class _Hood:
     password: str
     run_id: str
     clock: Callable[[], dt.datetime]
+    vials: OpenedVials
+
+    def stale_vial(self, product: Product) -> Package:
+        """A vial of ``product`` opened at an earlier shift, past its beyond-use time now.
+
+        Recorded as the station records a kept vial (by the run's technician, at this
+        station, in ISO Class 5 air); the package carries the station's sticker with its id.
+        """
+        now = self.clock()
+        package = self.technician.hands.package(product)
+        vial = self.vials.open(
+            product, package.lot, None, now - stale_vial_age(product),
+            product.container_volume_ml, expiry=package.expiry, by=self.tech,
+            station_id=STATION_ID, iso5=True)
+        if not vial.expired(now):
+            raise RuntimeError(f"the vial opened at an earlier shift, {vial.label}, is still "
+                               f"usable until {vial.beyond_use.isoformat()}")
+        sticker = Sticker(vial_code(vial.key), (f"OPENED VIAL {vial.key}",
+                                                f"BUD {vial.beyond_use:%Y-%m-%d %H:%M}"))
+        return replace(package, sticker=sticker)
 
     def make(self, order: DoseOrder, number: int,
              injection: Injection | None) -> tuple[str, list[tuple[int | None, str]]]:
@@ -304,6 +361,8 @@ class _Hood:
             stop = _stop(view, outcome)
             if stop is not None:
                 stops.append((view.step_number, stop))
+                if [n for n, _ in stops[-REPEATED_STOPS:]] == [view.step_number] * REPEATED_STOPS:
+                    break
             if self.technician.balance_unplugged and _weights(session) > weights:
                 stops.append((view.step_number, WEIGHED_UNPLUGGED))
         else:
@@ -340,6 +399,10 @@ def _one(planned: PlannedPreparation, pool: list[tuple[DoseOrder, Recipe]],
     if kind is not None:
         steps = eligible_steps(kind, recipe, hands)
         injection = Injection(kind, steps[rng.randrange(len(steps))])
+        if kind is ErrorKind.OPENED_VIAL_PAST_BUD:
+            product = recipe.step(injection.step).product
+            assert product is not None
+            injection.vial = hood.stale_vial(product)
     preparation_id, stops = hood.make(order, planned.number, injection)
     if injection is None:
         result.clean += 1

@@ -7,7 +7,8 @@ decodes them with the decode pipeline — and feeds every key press and every de
 the same :class:`~station.services.hood_controller.HoodController` the window's presenter
 feeds. The controller's requests (ask the balance for a stable weight, record it as a weight
 or the daily check, scan the camera's symbols, photograph a frame, confirm, retry, take the
-label) are carried out here at once against the :class:`~station.services.hood.HoodSession`.
+label, read a printed lot, keep a vial) are carried out here at once against the
+:class:`~station.services.hood.HoodSession`.
 Whether a balance that identifies itself is used, and with which specification, is
 :func:`~station.services.hood_controller.balance_to_use`, as in the window. The station
 knows nothing of what the technician meant to do: only what the driver, the decoder and the
@@ -26,16 +27,24 @@ from scale_drivers.connection import LinkState
 from station.core.acceptance import Status, SymbolRead
 from station.demo.camera import SimulatedCamera
 from station.devices.decoding import DecodePipeline
+from station.devices.ocr import read_printed_lot
 from station.qualification.technician import Move
 from station.services.hood import BalanceRefused, HoodSession, HoodView
 from station.services.hood_controller import (
     Confirm,
+    ConfirmPrintedLot,
+    DiscardVial,
     Finished,
     GaugeMessage,
     HoodController,
+    KeepVial,
+    OfferPrintedLot,
+    PrintLabel,
+    ReadPrintedLot,
     Request,
     RequestStableWeight,
     Retry,
+    SetAside,
     SetStreaming,
     ShowMessage,
     SubmitBalanceCheck,
@@ -44,6 +53,7 @@ from station.services.hood_controller import (
     SubmitLabel,
     SubmitPhoto,
     SubmitWeight,
+    TypeLot,
     balance_to_use,
 )
 
@@ -159,6 +169,10 @@ class HeadlessStation:
             keys += controller.primary()
         if move.scan is not None:
             keys += controller.handheld(move.scan)
+        if move.typed is not None:
+            keys += controller.lot_typed(*move.typed)
+        if move.keep_vial:
+            keys += controller.keep_vial()
         before = session.view
         self._execute(keys)
         if session.view is before:
@@ -225,6 +239,8 @@ class HeadlessStation:
                     self._streaming = on
                 case ShowMessage() | GaugeMessage() | Finished():
                     pass  # there is no screen: the run reads the hood's view
+                case ReadPrintedLot(frame=frame):
+                    self._execute(self.controller.printed_lot_read(read_printed_lot(frame.image)))
                 case _:
                     self._submit(request)
                     self._follow()
@@ -249,6 +265,28 @@ class HeadlessStation:
                 session.confirm()
             case Retry():
                 session.retry()
+            case _:
+                self._submit_lot_label_vial(request)
+
+    def _submit_lot_label_vial(self, request: Request) -> None:
+        """The requests about a printed lot, the label and an opened vial."""
+        session = self.session
+        match request:
+            case OfferPrintedLot(result=result):
+                session.offer_printed_lot(result)
+            case ConfirmPrintedLot():
+                session.confirm_printed_lot()
+            case TypeLot(first_lot=first_lot, first_expiry=first_expiry,
+                         second_lot=second_lot, second_expiry=second_expiry):
+                session.type_lot(first_lot, first_expiry, second_lot, second_expiry)
+            case SetAside():
+                session.set_aside()
+            case PrintLabel(reason=reason):
+                session.print_label(reason)
+            case KeepVial():
+                session.keep_vial()
+            case DiscardVial(key=key, reason=reason):
+                session.discard_vial(key, reason)
 
     def _stable_weight(self, timeout: float) -> None:
         """Ask the balance for its stable weight; the controller hears the answer."""

@@ -1,22 +1,29 @@
 """The opened vials' storage: first punctures, draws and discards. Storage only.
 
-A vial is known by its NDC (any shape), lot and serial — what its GS1 DataMatrix carries —
-so scanning it again finds it. Whether an opened vial may still be used, and the
-:class:`~station.core.opened_vials.OpenedVial` itself, are in :mod:`station.core.opened_vials`;
-the beyond-use arithmetic of USP <797> is
+Every vial kept after its first puncture gets its own id from the record, ``OV-`` and the
+next number (``OV-1``, ``OV-2`` ...), given inside the transaction that records the puncture
+under the vials' lock (``BEGIN IMMEDIATE`` on SQLite, an advisory transaction lock on
+PostgreSQL), so two hoods sharing one database never give the same id. The id is printed on
+the vial's label (:func:`station.core.opened_vials.vial_code`), which finds the vial again even
+when its maker's barcode has no serial; a vial whose barcode has a serial is also found by
+NDC, lot and serial (:meth:`OpenedVials.find`). Whether an opened vial may still be used, and
+the :class:`~station.core.opened_vials.OpenedVial` itself, are in
+:mod:`station.core.opened_vials`; the beyond-use arithmetic of USP <797> is
 :meth:`station.core.bud.BudTable.opened_container_until`.
 
 Its history is a list of events in the append-only ``opened_vial_events`` table: *opened*
-(with the beyond-use time computed then, and the volume in the vial), *drawn* (a volume
-taken out) and *discarded*. The beyond-use time is stored when the vial is opened, so a
-later change of the BUD table never changes what the label on the vial says.
+(who, when, at which station, in ISO Class 5 air or not, the lot, expiry and container, the
+beyond-use time computed then and the volume in the vial), *drawn* (a volume taken out) and
+*discarded*. Nothing is ever updated or deleted. The beyond-use time is stored when the vial
+is opened, so a later change of the BUD table or the formulary never changes what the label
+on the vial says.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -37,10 +44,18 @@ from sqlalchemy import (
     text,
 )
 
-from station.core.bud import BudTable
-from station.core.formulary import Product
-from station.core.identifiers import Lot, Ndc, Serial
-from station.core.opened_vials import OpenedVial, OpenedVialError, aware, check, site_minute
+from station.core.bud import BeyondUse, BudError, BudTable
+from station.core.formulary import Container, Product
+from station.core.identifiers import Gtin, Lot, Ndc, Serial
+from station.core.opened_vials import (
+    VIAL_ID_PREFIX,
+    OpenedVial,
+    OpenedVialError,
+    aware,
+    check,
+    is_vial_id,
+    site_minute,
+)
 
 Clock = Callable[[], dt.datetime]
 
@@ -59,10 +74,7 @@ opened_vial_events = Table(
     Column("recorded_at", String(40), nullable=False),
 )
 
-
-def vial_key(ndc: Ndc, lot: str | Lot, serial: str | Serial) -> str:
-    """The identity of one vial: the NDC's 12-digit key, lot and serial."""
-    return f"{ndc.key}|{lot}|{serial}"
+Events = list[tuple[str, dict[str, Any]]]
 
 
 class OpenedVials:
@@ -73,55 +85,95 @@ class OpenedVials:
         self._clock = clock
         self.bud_table = bud_table
 
-    def open(self, product: Product, lot: str | Lot, serial: str | Serial,
-             punctured_at: dt.datetime, remaining_ml: Decimal | int | str, *,
-             manufacturer_limit: timedelta | None = None, expiry: dt.date | None = None,
-             by: str = "") -> OpenedVial:
-        """Record the first puncture of a vial; the vial, with its beyond-use time.
+    def open(
+        self, product: Product, lot: str | Lot, serial: str | Serial | None,
+        punctured_at: dt.datetime, remaining_ml: Decimal | int | str, *,
+        manufacturer_limit: timedelta | None = None, expiry: dt.date | None = None,
+        by: str = "", station_id: str = "", iso5: bool = True, reconstituted: bool = False,
+        gtin: Gtin | None = None, drawn_ml: Decimal | int | str | None = None,
+        drawn_at: dt.datetime | None = None, preparation_id: str = "",
+        draw_step: int | None = None,
+    ) -> OpenedVial:
+        """Record the first puncture of a vial and give it its id; the vial, with its BUD.
 
-        Single-dose or multiple-dose follows the formulary product (``multi_dose``);
-        ``manufacturer_limit`` is the in-use time its labeling gives, if any, and ``expiry``
-        its labeled expiry date, which caps the beyond-use time.
+        The beyond-use time follows the formulary product's container kind and in-use time
+        (``manufacturer_limit`` replaces the latter when given) and, for a reconstituted
+        powder, its reconstituted solution's in-use time; ``iso5`` says whether the vial was
+        entered in ISO Class 5 air, and ``expiry`` (its labeled expiry date) caps the result.
+        ``remaining_ml`` is what the vial held when punctured; ``drawn_ml`` is the first draw,
+        recorded with it at ``drawn_at``, by the draw step ``draw_step`` of the preparation
+        ``preparation_id`` (a draw keeps at most one vial). A vial whose maker's barcode
+        carries a serial cannot be opened twice. Raises :class:`OpenedVialError` when the vial
+        may not be kept at all (a pharmacy bulk package entered outside ISO Class 5 air).
         """
-        lot_text, serial_text = str(Lot(str(lot).strip())), str(Serial(str(serial).strip()))
+        lot_text = str(Lot(str(lot).strip()))
+        serial_text = str(Serial(str(serial).strip())) if serial and str(serial).strip() else ""
         volume = _volume(remaining_ml, "the volume in the vial")
         aware(punctured_at, "punctured_at")
-        beyond = self.bud_table.opened_container_until(
-            punctured_at, multi_dose=product.multi_dose, manufacturer_limit=manufacturer_limit,
-            expiry=expiry)
-        key = vial_key(product.ndc, lot_text, serial_text)
+        beyond = self._beyond_use(product, punctured_at, manufacturer_limit=manufacturer_limit,
+                                  iso5=iso5, reconstituted=reconstituted, expiry=expiry)
+        gtin = gtin or product.ndc.gtin()
         payload = {
             "ndc": str(product.ndc), "product_name": product.name, "lot": lot_text,
             "serial": serial_text, "multi_dose": product.multi_dose,
+            "container": product.container.value, "gtin": str(gtin) if gtin else "",
+            "reconstituted": reconstituted,
+            "expiry": expiry.isoformat() if expiry is not None else None,
             "punctured_at": punctured_at.isoformat(), "beyond_use": beyond.until.isoformat(),
             "rule": beyond.rule, "volume_ml": str(volume), "by": by,
+            "station_id": station_id, "iso5": iso5,
+            "preparation_id": preparation_id, "draw_step": draw_step,
         }
+        draw: dict[str, Any] | None = None
+        if drawn_ml is not None:
+            drawn = _volume(drawn_ml, "the volume drawn")
+            if drawn > volume:
+                raise OpenedVialError(f"cannot draw {drawn} mL from a vial holding {volume} mL")
+            moment = aware(drawn_at, "drawn_at") if drawn_at is not None else punctured_at
+            draw = {"volume_ml": str(drawn), "at": moment.isoformat(), "by": by}
         with self.engine.begin() as connection:
             self._lock(connection)
-            existing = _fold(self._events(connection, key))
-            if existing is not None:
-                raise OpenedVialError(
-                    f"vial {existing.label} was already opened at "
-                    f"{site_minute(existing.punctured_at, existing.punctured_at)}")
+            if preparation_id and draw_step is not None:
+                kept = self._kept_from(connection, preparation_id, draw_step)
+                if kept is not None:
+                    raise OpenedVialError(f"the vial of step {draw_step} of {preparation_id} "
+                                          f"is already kept as {kept}")
+            if serial_text:
+                existing = _find(self._all(connection).values(), product.ndc, lot_text,
+                                 serial_text)
+                if existing is not None:
+                    raise OpenedVialError(
+                        f"vial {existing.label} was already opened at "
+                        f"{site_minute(existing.punctured_at, existing.punctured_at)}")
+            key = self._next_key(connection)
             self._insert(connection, key, OPENED, payload)
-        vial = _fold([(OPENED, payload)])
+            if draw is not None and Decimal(draw["volume_ml"]) > 0:
+                self._insert(connection, key, DRAWN, draw)
+        events: Events = [(OPENED, payload)]
+        if draw is not None and Decimal(draw["volume_ml"]) > 0:
+            events.append((DRAWN, draw))
+        vial = _fold(key, events)
         assert vial is not None
         return vial
 
     def draw(self, key: str, volume_ml: Decimal | int | str, *,
-             at: dt.datetime | None = None, by: str = "") -> OpenedVial:
-        """Take ``volume_ml`` out of an opened vial; refused if expired, discarded or too little."""
+             at: dt.datetime | None = None, by: str = "",
+             checked_at: dt.datetime | None = None) -> OpenedVial:
+        """Take ``volume_ml`` out of an opened vial; refused if expired, discarded or too little.
+
+        ``checked_at`` is the moment the vial was accepted for this draw (its scan), when that
+        is not ``at``: the vial must have been usable then.
+        """
         volume = _volume(volume_ml, "the volume drawn")
         if volume <= 0:
             raise OpenedVialError(f"the volume drawn must be greater than zero, got {volume} mL")
         moment = aware(at, "at") if at is not None else self._clock()
         with self.engine.begin() as connection:
             self._lock(connection)
-            history = self._events(connection, key)
-            vial = _fold(history)
+            vial = _fold(key, self._events(connection, key))
             if vial is None:
                 raise OpenedVialError(f"no opened vial {key!r}: open it first")
-            refusal = check(vial, moment)
+            refusal = check(vial, aware(checked_at, "checked_at") if checked_at else moment)
             if refusal is not None:
                 raise OpenedVialError(refusal)
             if volume > vial.remaining_ml:
@@ -133,50 +185,107 @@ class OpenedVials:
 
     def discard(self, key: str, reason: str, *, at: dt.datetime | None = None,
                 by: str = "") -> OpenedVial:
-        """Record that the vial was thrown away."""
+        """Record that the vial was thrown away, and why."""
+        if not reason.strip():
+            raise OpenedVialError(f"discarding vial {key} needs a reason")
         moment = aware(at, "at") if at is not None else self._clock()
         with self.engine.begin() as connection:
             self._lock(connection)
-            vial = _fold(self._events(connection, key))
+            vial = _fold(key, self._events(connection, key))
             if vial is None:
                 raise OpenedVialError(f"no opened vial {key!r}")
             if vial.discarded_at is not None:
                 raise OpenedVialError(f"vial {vial.label} was already discarded")
-            payload = {"reason": reason, "at": moment.isoformat(), "by": by}
+            payload = {"reason": reason.strip(), "at": moment.isoformat(), "by": by}
             self._insert(connection, key, DISCARDED, payload)
-        return replace(vial, discarded_at=moment, discard_reason=reason)
+        return replace(vial, discarded_at=moment, discard_reason=reason.strip())
 
     def find(self, ndc: Ndc, lot: str | Lot, serial: str | Serial) -> OpenedVial | None:
         """The vial with this NDC (any shape), lot and serial, if it was opened."""
-        return self.get(vial_key(ndc, str(lot).strip(), str(serial).strip()))
+        lot_text, serial_text = str(lot).strip(), str(serial).strip()
+        if not serial_text:
+            return None
+        with self.engine.connect() as connection:
+            return _find(self._all(connection).values(), ndc, lot_text, serial_text)
+
+    def kept_from(self, preparation_id: str, draw_step: int) -> OpenedVial | None:
+        """The vial kept after draw step ``draw_step`` of ``preparation_id``, if one was."""
+        with self.engine.connect() as connection:
+            key = self._kept_from(connection, preparation_id, draw_step)
+            return None if key is None else _fold(key, self._events(connection, key))
 
     def get(self, key: str) -> OpenedVial | None:
-        """The vial with this key, if it was opened."""
+        """The vial with this id, if it was opened."""
         with self.engine.connect() as connection:
-            return _fold(self._events(connection, key))
+            return _fold(key, self._events(connection, key))
 
     def in_use(self) -> list[OpenedVial]:
         """Opened vials not yet discarded (those past their beyond-use time included)."""
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(opened_vial_events).order_by(opened_vial_events.c.id)).all()
-        grouped: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for row in rows:
-            grouped.setdefault(row.vial_key, []).append((row.kind, json.loads(row.payload)))
-        vials = (_fold(events) for events in grouped.values())
-        return [v for v in vials if v is not None and v.discarded_at is None]
+            vials = self._all(connection).values()
+        return [v for v in vials if v.discarded_at is None]
 
     # -------------------------------------------------------------- internals
+
+    def _beyond_use(self, product: Product, punctured_at: dt.datetime, *,
+                    manufacturer_limit: timedelta | None, iso5: bool, reconstituted: bool,
+                    expiry: dt.date | None) -> BeyondUse:
+        if manufacturer_limit is None and product.in_use_hours is not None:
+            manufacturer_limit = timedelta(hours=product.in_use_hours)
+        reconstituted_limit = None
+        if reconstituted:
+            spec = product.reconstitution
+            if spec is None:
+                raise OpenedVialError(f"{product.label} is not a powder that is reconstituted")
+            if spec.in_use_hours is not None:
+                reconstituted_limit = timedelta(hours=spec.in_use_hours)
+        try:
+            return self.bud_table.opened_container_until(
+                punctured_at, container=product.container, iso5=iso5,
+                manufacturer_limit=manufacturer_limit, reconstituted_limit=reconstituted_limit,
+                expiry=expiry)
+        except BudError as error:
+            raise OpenedVialError(f"{product.label}: {error}") from None
 
     def _lock(self, connection: Connection) -> None:
         if self.engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _VIALS_LOCK})
 
-    def _events(self, connection: Connection, key: str) -> list[tuple[str, dict[str, Any]]]:
+    def _next_key(self, connection: Connection) -> str:
+        """``OV-`` and one more than the highest number given so far (under the lock)."""
+        keys = connection.execute(
+            select(opened_vial_events.c.vial_key)
+            .where(opened_vial_events.c.kind == OPENED)
+            .where(opened_vial_events.c.vial_key.like(f"{VIAL_ID_PREFIX}%"))).scalars()
+        numbers = [int(k[len(VIAL_ID_PREFIX):]) for k in keys if is_vial_id(k)]
+        return f"{VIAL_ID_PREFIX}{max(numbers, default=0) + 1}"
+
+    def _kept_from(self, connection: Connection, preparation_id: str,
+                   draw_step: int) -> str | None:
+        rows = connection.execute(select(opened_vial_events.c.vial_key,
+                                         opened_vial_events.c.payload)
+                                  .where(opened_vial_events.c.kind == OPENED)).all()
+        for row in rows:
+            payload = json.loads(row.payload)
+            if (payload.get("preparation_id") == preparation_id
+                    and payload.get("draw_step") == draw_step):
+                return str(row.vial_key)
+        return None
+
+    def _events(self, connection: Connection, key: str) -> Events:
         rows = connection.execute(select(opened_vial_events)
                                   .where(opened_vial_events.c.vial_key == key)
                                   .order_by(opened_vial_events.c.id)).all()
         return [(row.kind, json.loads(row.payload)) for row in rows]
+
+    def _all(self, connection: Connection) -> dict[str, OpenedVial]:
+        rows = connection.execute(
+            select(opened_vial_events).order_by(opened_vial_events.c.id)).all()
+        grouped: dict[str, Events] = {}
+        for row in rows:
+            grouped.setdefault(row.vial_key, []).append((row.kind, json.loads(row.payload)))
+        folded = {key: _fold(key, events) for key, events in grouped.items()}
+        return {key: vial for key, vial in folded.items() if vial is not None}
 
     def _insert(self, connection: Connection, key: str, kind: str,
                 payload: dict[str, Any]) -> None:
@@ -186,19 +295,32 @@ class OpenedVials:
             payload=json.dumps(payload, sort_keys=True, ensure_ascii=False)))
 
 
-def _fold(events: Sequence[tuple[str, dict[str, Any]]]) -> OpenedVial | None:
+def _find(vials: Iterable[OpenedVial], ndc: Ndc, lot: str, serial: str) -> OpenedVial | None:
+    for vial in vials:
+        if vial.ndc == ndc and vial.lot == lot and vial.serial == serial:
+            return vial
+    return None
+
+
+def _fold(key: str, events: Sequence[tuple[str, dict[str, Any]]]) -> OpenedVial | None:
     vial: OpenedVial | None = None
     for kind, payload in events:
         if kind == OPENED:
             volume = Decimal(payload["volume_ml"])
+            expiry = payload.get("expiry")
+            container = payload.get("container")
             vial = OpenedVial(
-                key=vial_key(Ndc.parse(payload["ndc"]), payload["lot"], payload["serial"]),
-                ndc=Ndc.parse(payload["ndc"]), product_name=payload["product_name"],
+                key=key, ndc=Ndc.parse(payload["ndc"]), product_name=payload["product_name"],
                 lot=payload["lot"], serial=payload["serial"],
                 multi_dose=bool(payload["multi_dose"]),
                 punctured_at=dt.datetime.fromisoformat(payload["punctured_at"]),
                 beyond_use=dt.datetime.fromisoformat(payload["beyond_use"]),
-                rule=payload["rule"], opened_ml=volume, remaining_ml=volume)
+                rule=payload["rule"], opened_ml=volume, remaining_ml=volume,
+                expiry=dt.date.fromisoformat(expiry) if expiry else None,
+                punctured_by=payload.get("by", ""), station_id=payload.get("station_id", ""),
+                iso5=bool(payload.get("iso5", True)),
+                container=Container(container) if container else None,
+                gtin=payload.get("gtin", ""), reconstituted=bool(payload.get("reconstituted")))
         elif vial is not None and kind == DRAWN:
             vial = replace(vial, remaining_ml=vial.remaining_ml - Decimal(payload["volume_ml"]))
         elif vial is not None and kind == DISCARDED:

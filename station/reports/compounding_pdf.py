@@ -8,8 +8,14 @@ override with its reason, each signature's printed name, user id, meaning and UT
 flags, and the record's last hash with the chain's status. Every page carries the
 preparation id and "page N of M"; the audit trail (every stored event) closes the record.
 
-The beyond-use date is not part of a preparation's record (the USP <797> category and the
-storage are chosen when the label is printed), so the PDF says so instead of guessing.
+It also gives the beyond-use date as the label printed it, with the rule that set it, the
+storage and the USP <797> category (with a Category 3 preparation's prerequisites) and every
+copy printed, reprints with their reasons; before the label is printed, "no label printed yet"
+and the date it would get, marked as not printed. Each component says how its lot and expiry
+were obtained, one that no barcode carried is marked for checking against the photo, and an
+opened vial gives its id, first puncture and beyond-use time; each syringe gives what was
+drawn and what it delivered. The words are the review's
+(:mod:`station.services.review.wording`), as on the pharmacist's and the auditor's screens.
 """
 
 from __future__ import annotations
@@ -76,20 +82,25 @@ from station.services.preparations import PreparationService
 from station.services.review.build import review_preparation
 from station.services.review.model import (
     ALERT,
+    BudView,
     PhotoView,
     PreparationReview,
     ScanView,
     SignatureView,
     StepView,
+    SyringeView,
     TimelineEntry,
     WeightView,
 )
-from station.services.review.wording import near_tolerance
+from station.services.review.wording import (
+    bud_rows,
+    near_tolerance,
+    source_text,
+    syringe_text,
+    vial_text,
+)
 
-__all__ = ["BUD_NOT_RECORDED", "write_compounding_record"]
-
-BUD_NOT_RECORDED = ("not derivable from this record: the USP <797> category and storage are "
-                    "chosen when the label is printed; see the label")
+__all__ = ["write_compounding_record"]
 
 def write_compounding_record(
     service: PreparationService,
@@ -178,9 +189,13 @@ def _story(review: PreparationReview, photos: PhotoStore, chain_ok: bool | None,
     ]
     story += [_warning_banner(w) for w in review.warnings]
     story += [Paragraph("What was made, and for whom", H2), _header(review, chain_ok)]
+    story += [Paragraph("Beyond-use date and label", H2), _bud(review.bud)]
     story += _flags(review)
     story += [Paragraph("Components (what went into the preparation)", H2),
               _components(review.components)]
+    if review.syringes:
+        story += [Paragraph("Doses drawn and delivered (each syringe weighed filled and "
+                            "emptied)", H2), _syringes(review.syringes)]
     story.append(Paragraph("Steps", H2))
     for step in review.steps:
         story += _step(step, review, photos)
@@ -231,7 +246,8 @@ def _header(review: PreparationReview, chain_ok: bool | None) -> Flowable:
          "Final volume", format_ml(order.final_volume_ml)),
         ("Priority, due", f"{order.priority.value}, due {_local(order.due)}",
          "Tolerance", _tolerance(review)),
-        ("Beyond-use date", BUD_NOT_RECORDED, "Formulary", f"version {review.formulary_version}"),
+        ("Beyond-use date", bud_rows(review.bud)[0][1], "Formulary",
+         f"version {review.formulary_version}"),
         ("Prepared by", review.preparer or "(not started)",
          "Checked by", _checked_by(review)),
         ("Created (UTC)", _utc(review.created_utc), "Held for verification (UTC)",
@@ -287,22 +303,72 @@ def _flags(review: PreparationReview) -> list[Flowable]:
     return [heading, Table(data, colWidths=[WIDTH * 0.08, WIDTH * 0.92], style=style)]
 
 
+def _bud(bud: BudView) -> Flowable:
+    """The beyond-use date's rows: date, rule, storage, category, every copy printed."""
+    cells = [[_p(what, CELL_HEAD), _p(said, SMALL)] for what, said in bud_rows(bud)]
+    style = [*GRID, ("BACKGROUND", (0, 0), (0, -1), SHADE)]
+    if not bud.printed:
+        style.append(("BACKGROUND", (1, 0), (1, 0), ALERT_BG))
+    return Table(cells, colWidths=[WIDTH * 0.2, WIDTH * 0.8], style=style)
+
+
 def _components(components: Sequence[ScanView]) -> Flowable:
-    head = ["Product", "NDC", "Manufacturer", "Lot", "Expiry", "Serial", "Scanned (UTC)"]
-    rows = [[c.name or c.scanned or "?", c.ndc or "?", c.manufacturer or "?", c.lot or "none",
-             str(c.expiry) if c.expiry else "none", c.serial or "none",
-             _utc(c.at) + (" (override)" if c.overridden else "")] for c in components]
-    if not rows:
-        rows = [["No component scanned yet", "", "", "", "", "", ""]]
-    strengths = [c.strength for c in components]
+    head = ["Product", "NDC", "Manufacturer", "Lot", "Expiry", "Serial", "Lot and expiry",
+            "Scanned (UTC)"]
     cells = [[_p(head_text, CELL_HEAD) for head_text in head]]
-    for index, row in enumerate(rows):
-        first = f"<b>{_x(row[0])}</b>"
-        if index < len(strengths) and strengths[index]:
-            first += f"<br/>{_x(strengths[index] or '')}"
-        cells.append([Paragraph(first, SMALL), *(_p(v, SMALL) for v in row[1:])])
-    widths = [0.27, 0.11, 0.16, 0.1, 0.09, 0.1, 0.17]
+    for component in components:
+        first = f"<b>{_x(component.name or component.scanned or '?')}</b>"
+        if component.strength:
+            first += f"<br/>{_x(component.strength)}"
+        cells.append([
+            Paragraph(first, SMALL),
+            *(_p(v, SMALL) for v in (
+                component.ndc or "?", component.manufacturer or "?", component.lot or "none",
+                str(component.expiry) if component.expiry else "none",
+                component.serial or "none")),
+            _source(component),
+            _p(_utc(component.at) + (" (override)" if component.overridden else ""), SMALL),
+        ])
+    if not components:
+        cells.append([_p("No component scanned yet", SMALL), *(_p("", SMALL) for _ in head[1:])])
+    widths = [0.19, 0.1, 0.11, 0.09, 0.09, 0.09, 0.2, 0.13]
     return Table(cells, colWidths=[WIDTH * w for w in widths], repeatRows=1, style=HEADED)
+
+
+def _source(scan: ScanView) -> Flowable:
+    """How the lot and expiry were obtained (in red when flagged), and the opened vial."""
+    text = _x(source_text(scan) or "no lot or expiry recorded")
+    if scan.flagged:
+        text = f'<font color="{_hex(ALERT_INK)}"><b>{text}</b></font>'
+    vial = vial_text(scan)
+    if vial:
+        text += f"<br/>{_x(vial)}"
+    return Paragraph(text, SMALL)
+
+
+def _syringes(syringes: Sequence[SyringeView]) -> Flowable:
+    head = ["Syringe", "Drawn", "Delivered", "Left in the syringe", "Ordered"]
+    cells = [[_p(h, CELL_HEAD) for h in head]]
+    for syringe in syringes:
+        cells.append([
+            _p(f"{syringe.number} of {syringe.of}: {syringe.product}", SMALL),
+            _p(_amount(syringe.drawn, syringe.drawn_dose, syringe.draw_step), SMALL),
+            _p(_amount(syringe.delivered, syringe.delivered_dose, syringe.delivered_step),
+               SMALL),
+            _p(f"{_grams(syringe.left)} g" if syringe.left is not None else "—", SMALL),
+            _p(syringe.ordered_dose or "—", SMALL),
+        ])
+    cells.append([Paragraph(_x("; ".join(syringe_text(s) for s in syringes)), TINY), "", "",
+                  "", ""])
+    widths = [0.26, 0.21, 0.21, 0.14, 0.18]
+    return Table(cells, colWidths=[WIDTH * w for w in widths], repeatRows=1,
+                 style=[*HEADED, ("SPAN", (0, -1), (-1, -1))])
+
+
+def _amount(grams: Decimal | None, dose: str | None, step: int) -> str:
+    if grams is None:
+        return f"not weighed yet (step {step})"
+    return f"{_grams(grams)} g" + (f" = {dose}" if dose else "") + f" (step {step})"
 
 
 # ------------------------------------------------------------------------------ steps
@@ -323,7 +389,8 @@ def _step(step: StepView, review: PreparationReview, photos: PhotoStore) -> list
     if step.weights:
         body.append(_weights(step.weights))
     events = [e for e in review.timeline if e.step == step.number
-              and e.kind in ("action_confirmed", "label_scanned", "hard_stop", "retried")]
+              and e.kind in ("action_confirmed", "label_printed", "label_scanned", "hard_stop",
+                             "retried")]
     lines = [f"{_utc(e.utc)} — {e.summary}" for e in events]
     if step.override is not None:
         lines.append(f"<b>Override</b>: {step.override.manifestation} — reason: "
@@ -346,14 +413,21 @@ def _scans(scans: Sequence[ScanView]) -> Flowable:
     for scan in scans:
         identity = " / ".join((scan.lot or "no lot", str(scan.expiry) if scan.expiry else
                                "no expiry", scan.serial or "no serial"))
+        source = source_text(scan)
+        said = _x(identity) + (f"<br/>{_x(source)}" if source else "")
+        if scan.flagged:
+            said = f'{_x(identity)}<br/><font color="{_hex(ALERT_INK)}"><b>{_x(source)}</b></font>'
+        vial = vial_text(scan)
+        if vial:
+            said += f"<br/>{_x(vial)}"
         cells.append([
             _p(_utc(scan.at), SMALL),
             _p("; ".join(scan.expected), SMALL),
             _p(scan.scanned or f"not in formulary: {scan.lookup_problem or scan.raw}", SMALL),
-            _p(identity, SMALL),
+            Paragraph(said, SMALL),
             _verdict(scan.accepted, scan.problem, scan.overridden, scan.resolution),
         ])
-    widths = [0.13, 0.25, 0.25, 0.17, 0.2]
+    widths = [0.13, 0.22, 0.22, 0.23, 0.2]
     return Table(cells, colWidths=[WIDTH * w for w in widths], repeatRows=1, style=HEADED)
 
 
@@ -373,6 +447,9 @@ def _weights(weights: Sequence[WeightView]) -> Flowable:
             continue
         net = (f"<b>{weight.net} g</b> = {weight.reading} − {weight.before} g"
                f" (step {weight.reference_step})")
+        if weight.delivered:
+            net = (f"<b>{weight.net} g delivered</b> = {weight.before} g filled (step "
+                   f"{weight.reference_step}) − {weight.reading} g emptied")
         expected = f"{_grams(weight.expected_net)} g"
         if weight.expected_dose:
             expected += f"<br/>dose {_x(weight.expected_dose)}; measured " \

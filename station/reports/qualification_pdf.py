@@ -91,8 +91,15 @@ def write_qualification_report(result: QualificationResult, path: str | os.PathL
              "parts: the balance driver on a pseudo-terminal served by the balance simulator "
              f"({protocol}), camera frames decoded by the decode pipeline, the acceptance "
              "rule, the workflow and the record. Errors are made physically: the label "
-             "held under the camera, the mass put on the pan, the balance cable pulled. The "
-             "station sees only what its devices report."),
+             "held under the camera, the mass put on the pan, the balance cable pulled, the "
+             "label applied to the bag. Some products come in packages with only a UPC-A: "
+             "their printed lot and expiry are read by the camera and confirmed against the "
+             "package, or typed twice, truthfully for an expired or recalled one. Each "
+             "emptied syringe is weighed back with its dead space left in it (assumed "
+             "0.015 mL for a 1 mL low-dead-space syringe to 0.16 mL for 60 mL, ±15 %), so "
+             "the bag receives less than was drawn. Multiple-dose vials are kept after a "
+             "first draw and drawn from again by their sticker. The station sees only what "
+             "its devices report."),
             ("balance", result.balance),
             ("repeatability", f"s = {result.repeatability} g from {len(result.readings)} "
              f"weighings of the check weight (range {min(result.readings)}–"
@@ -106,7 +113,8 @@ def write_qualification_report(result: QualificationResult, path: str | os.PathL
         Paragraph("Injected errors", H2), _errors(result),
         Paragraph(escape(
             "Caught: the station stopped at the step the error was made in (a hard stop, "
-            "a refused scan, a refused photograph, or a lost balance with no weight taken). "
+            "a refused scan, a refused photograph, or a lost balance with no weight taken); "
+            "a syringe never injected is caught where it is weighed back full. "
             "Pull-back: the same errors under a visual syringe check at its best — the volume "
             f"read to half a scale increment on a syringe accurate to ±{SCALE_ACCURACY:.0%} "
             "(ISO 7886-1), caught when outside the dose tolerance; it sees no label, lot, "

@@ -11,31 +11,57 @@ that is not stable or not in grams, any weight while the balance's daily check i
 (:mod:`station.core.balance_check`), and camera reads the acceptance rule has not yet
 decided (PENDING). Daily balance checks are recorded on the same event record, in a stream
 of their own per balance (``BALANCE-<serial>``, kind ``balance_check``).
+
+Every component accepted at a scan step has a lot and an expiry
+(:mod:`station.core.components`). A package of the right product whose barcode carries
+neither (a UPC-A, a GS1 code without AIs 10 and 17) is recorded only once they are known:
+the view asks to identify the lot (:attr:`NextAction.IDENTIFY_LOT`) with a
+:class:`PendingLot`; the lot and expiry read from the printed label (offered by
+:meth:`HoodSession.offer_printed_lot`) are confirmed with Enter, or typed twice blind, and
+the scan is recorded with them and their :class:`~station.core.components.LotSource`. An
+opened vial is scanned by the station's own label on it (:class:`VialDesk`), which gives the
+lot and expiry recorded at its first puncture.
+
+The label is printed at the label step, after the final container check has passed
+(:class:`LabelDesk` computes its beyond-use date from the record), then scanned back from
+the preparation.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from scale_drivers.api import BalanceInfo, Reading
-from station.core.acceptance import AcceptanceTracker, Decision, Status, SymbolRead
+from station.core.acceptance import (
+    FRAME_WINDOW,
+    REQUIRED_FRAMES,
+    AcceptanceTracker,
+    Decision,
+    Status,
+    SymbolRead,
+)
 from station.core.balance_check import CheckResult, check_weight, needs_check
+from station.core.components import ComponentError, LotSource, missing_identification, typed_twice
 from station.core.errors import StationError, WorkflowError
-from station.core.formulary import Formulary
+from station.core.formulary import Formulary, Product
 from station.core.gravimetry import BalanceSpec, expected_volume
+from station.core.identifiers import Expiry, Lot
+from station.core.opened_vials import OpenedVialError, site_minute
 from station.core.orders import DoseOrder
+from station.core.printed_lot import PrintedLot
 from station.core.quantities import Mass
 from station.core.recipe import MassCheck, Step, StepKind
-from station.core.scan import split_symbology
+from station.core.scan import ScanIdentity, split_symbology
 from station.core.workflow import (
     ActionConfirmed,
     Cancelled,
@@ -45,6 +71,7 @@ from station.core.workflow import (
     Phase,
     PhotoTaken,
     Preparation,
+    ProductScanned,
     Retried,
     Started,
     WeightRead,
@@ -57,6 +84,11 @@ from station.records.formulary_versions import FormularyVersion
 from station.records.store import NewEvent
 from station.services.preparations import PreparationService
 from station.services.scan_events import ScanEvents
+
+if TYPE_CHECKING:
+    from station.devices.ocr import OcrResult
+    from station.services.labelling import LabelDesk
+    from station.services.opened_vial_use import VialDesk, VialScan
 
 BALANCE_CHECK = "balance_check"
 TrackerFactory = Callable[[Formulary, int], AcceptanceTracker]
@@ -117,7 +149,9 @@ class NextAction(Enum):
     WEIGH = "weigh on the balance"
     BALANCE_CHECK = "check the balance with its check weight"
     PHOTO = "take a photo"
+    IDENTIFY_LOT = "read or type the lot and expiry"
     CONFIRM = "confirm the step is done"
+    PRINT_LABEL = "print the label"
     SCAN_LABEL = "scan the printed label"
     RETRY = "retry the step"
     RETRY_OR_OVERRIDE = "retry the step, or a pharmacist overrides"
@@ -127,8 +161,47 @@ class NextAction(Enum):
 
 
 @dataclass(frozen=True)
+class PendingLot:
+    """A package of the right product waiting for its lot and expiry before it is recorded.
+
+    ``missing`` says what its barcode lacks; ``read`` is the lot and expiry read from its
+    printed label, offered for the technician to confirm (None until read, or when the read
+    was refused: ``problem`` then says why). ``number`` tells one pending package from the
+    next (the read of an earlier one is not offered for a later one). ``frame_index`` is the
+    camera frame the barcode was read in (None for a handheld scan).
+    """
+
+    number: int
+    preparation_id: str
+    step: int
+    product: Product
+    identity: ScanIdentity
+    missing: str
+    frame_index: int | None = None
+    read: PrintedLot | None = None
+    problem: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The product as the technician reads it."""
+        return self.product.label
+
+    @property
+    def handheld(self) -> bool:
+        """Whether the barcode came from the handheld scanner."""
+        return self.frame_index is None
+
+
+@dataclass(frozen=True)
 class HoodView:
-    """Everything the window shows; masses in grams."""
+    """Everything the window shows; masses in grams.
+
+    ``pending_lot`` is the package waiting for its lot and expiry (next action
+    IDENTIFY_LOT); ``label_preview`` the PNG of the label last printed for this preparation;
+    ``vial_keepable`` whether the vial of the last accepted draw may be kept as an opened
+    vial (:meth:`HoodSession.keep_vial`), and ``vial_kept`` the key of the vial kept, with
+    its label's PNG in ``vial_label_preview``.
+    """
 
     phase: Phase | None
     next_action: NextAction
@@ -145,10 +218,20 @@ class HoodView:
     message: str = ""
     stop_message: str | None = None
     balance_check_due: bool = False
+    pending_lot: PendingLot | None = None
+    label_preview: bytes | None = None
+    vial_keepable: bool = False
+    vial_kept: str | None = None
+    vial_label_preview: bytes | None = None
 
 
 class HoodSession:
-    """One technician's session at one hood, one preparation at a time."""
+    """One technician's session at one hood, one preparation at a time.
+
+    ``labels`` prints the preparation's label and ``vials`` keeps track of opened vials;
+    without them (None) the label cannot be printed and opened-vial labels are not
+    recognised.
+    """
 
     def __init__(
         self,
@@ -162,8 +245,12 @@ class HoodSession:
         balance: BalanceInfo | None = None,
         balance_spec: BalanceSpec | None = None,
         balance_check_tolerance: Decimal | None = None,
+        labels: LabelDesk | None = None,
+        vials: VialDesk | None = None,
     ) -> None:
         self.service = service
+        self.labels = labels
+        self.vials = vials
         self.formulary = formulary
         self.scan_events = scan_events
         self.tracker_factory = tracker_factory
@@ -178,6 +265,12 @@ class HoodSession:
         self._user: str | None = None
         self._tracker: AcceptanceTracker | None = None
         self._tracked_step: int | None = None
+        self._pending: PendingLot | None = None
+        self._pending_count = 0
+        self._vial_seen: deque[tuple[int, str]] = deque()
+        self._label_preview: tuple[str, bytes] | None = None
+        self._keepable: tuple[str, int] | None = None
+        self._kept: tuple[str, str, bytes] | None = None
         self._view = self._render(None, "")
 
     # ------------------------------------------------------------------ state
@@ -224,6 +317,7 @@ class HoodSession:
             )
         created = self.service.create(order, version, user, remake_of=remake_of)
         self._user = user
+        self._forget()
         prep = self.service.record_event(created.preparation_id, Started(user, self._now()))
         return self._settle(prep, f"started {prep.preparation_id}")
 
@@ -234,6 +328,8 @@ class HoodSession:
         :meth:`start`) is started now: it already takes its order off the worklist.
         """
         self._user = user
+        if self._prep is None or self._prep.preparation_id != preparation_id:
+            self._forget()
         prep = self.service.load(preparation_id)
         if prep.phase is Phase.READY:
             prep = self.service.record_event(preparation_id, Started(user, self._now()))
@@ -242,6 +338,7 @@ class HoodSession:
     def release(self) -> HoodView:
         """The technician signed out: put the open preparation down (it stays recorded)."""
         self._prep, self._user, self._tracker = None, None, None
+        self._forget()
         self._view = self._render(None, "")
         return self._view
 
@@ -252,18 +349,83 @@ class HoodSession:
 
     def scan_reads(self, reads: list[SymbolRead], *, handheld: bool = False,
                    frame_index: int | None = None) -> HoodView:
-        """Every symbol decoded in one camera frame (or one handheld read)."""
+        """Every symbol decoded in one camera frame (or one handheld read).
+
+        An opened vial's label (:class:`VialDesk`) is recognised first; anything else goes
+        through the acceptance rule. While a package waits for its lot and expiry, camera
+        reads of that same package change nothing; another package shown replaces it.
+        """
         prep, user, step = self._need_step(StepKind.SCAN, "a scan")
+        if handheld and len(reads) != 1:
+            raise ValueError("a handheld scan is one symbol")
+        if not handheld and frame_index is None:
+            raise ValueError("a camera read needs its frame index")
+        try:
+            vial = self._opened_vial(reads, handheld=handheld, frame_index=frame_index)
+        except OpenedVialError as error:
+            return self._refuse(str(error))  # an opened-vial label the record does not know
+        if vial is not None:
+            return self._record_vial(prep, user, vial)
         tracker = self._tracker_for(step)
         if handheld:
-            if len(reads) != 1:
-                raise ValueError("a handheld scan is one symbol")
             decision = tracker.observe_handheld(reads[0].text)
         else:
-            if frame_index is None:
-                raise ValueError("a camera read needs its frame index")
+            assert frame_index is not None
             decision = tracker.observe_frame(frame_index, reads)
-        return self._decided(prep, user, decision)
+        return self._decided(prep, user, step, decision, frame_index=frame_index)
+
+    def offer_printed_lot(self, read: OcrResult) -> HoodView:
+        """The lot and expiry read from the printed label of the package waiting for them.
+
+        A read is offered for the technician to confirm (:meth:`confirm_printed_lot`); a
+        refused one is not, and the view says why and asks for the lot to be typed. A read
+        that comes when no package waits (it was set aside, or replaced) changes nothing.
+        """
+        pending = self._pending
+        if pending is None or self._prep is None or not self._pending_valid(self._prep):
+            return self._view
+        outcome = read.outcome
+        if isinstance(outcome, PrintedLot):
+            self._pending = replace(pending, read=outcome, problem=None)
+            message = (f"read {outcome.text!r}: lot {outcome.lot}, expiry {outcome.expiry} "
+                       f"(confidence {outcome.confidence:.0f}) — press Enter if the package "
+                       "says the same, or type the lot and expiry")
+        else:
+            self._pending = replace(pending, read=None, problem=outcome.reason)
+            message = (f"the printed lot and expiry could not be read ({outcome.reason}): "
+                       "type them from the package, twice")
+        return self._refuse(message)
+
+    def confirm_printed_lot(self) -> HoodView:
+        """Enter: the lot and expiry read from the printed label are the package's."""
+        prep, user, _ = self._need_step(StepKind.SCAN, "a lot confirmation")
+        pending = self._need_pending(prep)
+        if pending.read is None:
+            why = f" ({pending.problem})" if pending.problem else ""
+            raise WorkflowError(f"no printed lot and expiry were read to confirm{why}: type "
+                                "them from the package, twice")
+        return self._record_pending(prep, user, pending, pending.read.lot, pending.read.expiry,
+                                    LotSource.PRINTED_TEXT)
+
+    def type_lot(self, first_lot: str, first_expiry: str, second_lot: str,
+                 second_expiry: str) -> HoodView:
+        """The lot and expiry typed twice, blind; two entries that differ record nothing."""
+        prep, user, _ = self._need_step(StepKind.SCAN, "a typed lot")
+        pending = self._need_pending(prep)
+        try:
+            lot, expiry = typed_twice(first_lot, first_expiry, second_lot, second_expiry)
+        except ComponentError as error:
+            return self._refuse(str(error))
+        return self._record_pending(prep, user, pending, lot, expiry, LotSource.TYPED)
+
+    def set_aside(self) -> HoodView:
+        """Put the package waiting for its lot aside: nothing is recorded."""
+        prep, _, _ = self._need_step(StepKind.SCAN, "setting a package aside")
+        pending = self._need_pending(prep)
+        self._pending = None
+        self._tracker = None
+        return self._refuse(f"{pending.label} set aside, nothing recorded: scan the package "
+                            "to use")
 
     def weight(self, reading: Reading) -> HoodView:
         """A balance reading for the current weighing step."""
@@ -279,7 +441,8 @@ class HoodSession:
         event = WeightRead(user, self._now(), Mass(reading.value),
                            balance.serial_number, spec, reading.raw)
         after = self.service.record_event(prep.preparation_id, event)
-        return self._settle(after, self._outcome(after, step, f"{reading.value} g recorded"))
+        message = self._outcome(after, step, f"{reading.value} g recorded")
+        return self._settle(after, self._after_draw(after, step, user, message))
 
     def photo(self, frame: Frame) -> HoodView:
         """Photograph the current step; an unusable frame is recorded as a hard stop."""
@@ -309,6 +472,26 @@ class HoodSession:
         after = self.service.record_event(prep.preparation_id, ActionConfirmed(user, self._now()))
         return self._settle(after, f"step {step.number} confirmed")
 
+    def print_label(self, reason: str = "") -> HoodView:
+        """Print the preparation's label at the label step; printing it again needs a reason.
+
+        The workflow refuses before anything is printed (a label before the final container
+        check has passed, a reprint without a reason); the label is recorded once printed.
+        """
+        prep, user, _ = self._need_step(StepKind.LABEL, "printing the label")
+        if self.labels is None:
+            raise WorkflowError("this station has no label printer set up: the label cannot "
+                                "be printed")
+        event, content = self.labels.label_event(prep, user=user, at=self._now(),
+                                                 reason=reason)
+        apply(prep, event)  # refuse before printing anything
+        preview = self.labels.print(content)
+        after = self.service.record_event(prep.preparation_id, event)
+        self._label_preview = (prep.preparation_id, preview)
+        copy = "label printed" if event.copy == 1 else f"label printed again (copy {event.copy})"
+        return self._settle(after, f"{copy} on {event.printer}: apply it to the preparation "
+                                   "and scan it")
+
     def label_scanned(self, text: str) -> HoodView:
         """The printed label's barcode, scanned from the finished preparation."""
         prep, user, step = self._need_step(StepKind.LABEL, "a label scan")
@@ -317,21 +500,53 @@ class HoodSession:
                                           LabelScanned(user, self._now(), data))
         return self._settle(after, self._outcome(after, step, "label matches"))
 
+    def keep_vial(self) -> HoodView:
+        """Keep the vial of the last accepted draw as an opened vial, and print its label."""
+        prep, user = self._need_open()
+        vials = self._need_vials()
+        if self._keepable is None or self._keepable[0] != prep.preparation_id:
+            raise WorkflowError("no vial to keep: a vial may be kept right after a dose drawn "
+                                "from it by its maker's barcode, while it has some left")
+        kept = vials.keep(prep, self._keepable[1], user=user, at=self._now())
+        self._keepable = None
+        self._kept = (prep.preparation_id, kept.vial.key, kept.preview_png)
+        vial = kept.vial
+        # Short: the label beside it carries the puncture, the rule and what is left.
+        return self._refuse(
+            f"vial {vial.key} kept, usable until "
+            f"{site_minute(vial.beyond_use, vial.beyond_use)}: put its label on the vial")
+
+    def discard_vial(self, key: str, reason: str) -> HoodView:
+        """Record that the opened vial ``key`` was thrown away, with a reason."""
+        if not self._user:
+            raise WorkflowError("a vial is discarded by a signed-in user")
+        if not reason.strip():
+            raise WorkflowError("discarding an opened vial needs a reason")
+        vial = self._need_vials().discard(key, reason.strip(), user=self._user, at=self._now())
+        if self._kept is not None and self._kept[1] == key:
+            self._kept = None
+        return self._refuse(f"opened vial {vial.label} discarded: {reason.strip()}")
+
     def retry(self) -> HoodView:
         """Clear the hard stop to redo the stopped step."""
         prep, user = self._need_open()
         after = self.service.record_event(prep.preparation_id, Retried(user, self._now()))
         self._tracker = None
+        self._pending = None
         return self._settle(after, "retry the step")
 
     def override(self, pharmacist_signature_payload: Mapping[str, Any], reason: str) -> HoodView:
         """A pharmacist accepts the stopped attempt, signing with a reason."""
-        prep, _ = self._need_open()
+        prep, user = self._need_open()
         pharmacist = str(pharmacist_signature_payload.get("user_id", ""))
         after = self.service.record_event(
             prep.preparation_id, Overridden(pharmacist, self._now(), reason),
             signature=pharmacist_signature_payload)
-        return self._settle(after, f"overridden by {pharmacist}: {reason}")
+        message = f"overridden by {pharmacist}: {reason}"
+        stopped = prep.stop.step if prep.stop is not None else None
+        if stopped is not None:
+            message = self._after_draw(after, prep.recipe.step(stopped), user, message)
+        return self._settle(after, message)
 
     def in_process_check(self, pharmacist_signature_payload: Mapping[str, Any], *,
                          approved: bool, reason: str = "") -> HoodView:
@@ -440,19 +655,125 @@ class HoodSession:
             self._tracked_step = step.number
         return self._tracker
 
-    def _decided(self, prep: Preparation, user: str, decision: Decision) -> HoodView:
-        if decision.status is Status.PENDING or decision.identity is None:
+    def _decided(self, prep: Preparation, user: str, step: Step, decision: Decision, *,
+                 frame_index: int | None) -> HoodView:
+        identity = decision.identity
+        pending = self._pending if self._pending_valid(prep) else None
+        if decision.status is Status.PENDING or identity is None:
+            if pending is not None:
+                return self._view  # the package waiting for its lot is still the one in hand
             view = self._render(prep, decision.reason)
             self._view = _with_decision(view, decision.status)
             return self._view
+        missing = missing_identification(identity)
+        if pending is not None and missing is not None and _same_package(pending.identity,
+                                                                          identity):
+            if frame_index is not None:
+                return self._view  # the camera still sees it: nothing to do again
+            return self._refuse(f"{pending.label} still needs its lot and expiry: "
+                                f"{_pending_words(pending)}")
+        product = decision.product
+        if (decision.accepted and product is not None and missing is not None
+                and product.ndc in step.expects):
+            self._pending_count += 1
+            self._pending = PendingLot(self._pending_count, prep.preparation_id, step.number,
+                                       product, identity, missing, frame_index)
+            view = self._refuse(f"{product.label}: {missing}. Read the printed lot and expiry, "
+                                "or type them")
+            self._view = _with_decision(view, decision.status)
+            return self._view
         event = self.scan_events.event_for(decision, user=user, at=self._now())
+        return self._record_scan(prep, step, event, decision.reason, decision.status)
+
+    def _record_scan(self, prep: Preparation, step: Step, event: ProductScanned, ok: str,
+                     status: Status = Status.ACCEPTED) -> HoodView:
         after = self.service.record_event(prep.preparation_id, event)
         self._tracker = None
+        self._pending = None
+        view = self._settle(after, self._outcome(after, step, ok))
+        self._view = _with_decision(view, status)
+        return self._view
+
+    def _record_pending(self, prep: Preparation, user: str, pending: PendingLot, lot: Lot,
+                        expiry: Expiry, source: LotSource) -> HoodView:
+        identity = replace(pending.identity, lot=lot, expiry=expiry)
+        decision = Decision(Status.ACCEPTED, pending.label, identity, pending.product)
+        event = self.scan_events.event_for(decision, user=user, at=self._now(),
+                                           lot_source=source)
+        step = prep.recipe.step(pending.step)
+        return self._record_scan(prep, step, event,
+                                 f"{pending.label} lot {lot} expiry {expiry} {source.words}")
+
+    def _opened_vial(self, reads: list[SymbolRead], *, handheld: bool,
+                     frame_index: int | None) -> VialScan | None:
+        """The opened vial whose label was read, once read enough times; else None."""
+        if self.vials is None:
+            return None
+        now = self._now()
+        for read in reads:
+            found = self.vials.identify(read.text, at=now)
+            if found is None:
+                continue
+            if handheld:
+                return found
+            assert frame_index is not None
+            key = found.in_use.key
+            self._vial_seen.append((frame_index, key))
+            while self._vial_seen and self._vial_seen[0][0] <= frame_index - FRAME_WINDOW:
+                self._vial_seen.popleft()
+            frames = {index for index, seen in self._vial_seen if seen == key}
+            return found if len(frames) >= REQUIRED_FRAMES else None
+        return None
+
+    def _record_vial(self, prep: Preparation, user: str, vial: VialScan) -> HoodView:
+        self._vial_seen.clear()
         step = prep.step
         assert step is not None
-        view = self._settle(after, self._outcome(after, step, decision.reason))
-        self._view = _with_decision(view, decision.status)
-        return self._view
+        event = self.scan_events.event_for_vial(vial, user=user, at=self._now())
+        return self._record_scan(prep, step, event,
+                                 f"opened vial {vial.in_use.key}: {vial.product.label}")
+
+    def _after_draw(self, after: Preparation, step: Step, user: str, message: str) -> str:
+        """After a weighing: an accepted dose draw updates its opened vial, or may keep it."""
+        if self.vials is None or step.check is not MassCheck.DOSE:
+            return message
+        if after.record(step.number).accepted is None:
+            return message
+        at = self._now()
+        try:
+            drawn = self.vials.record_draw(after, step.number, user=user, at=at)
+        except StationError as error:
+            return f"{message}; the opened vial's record was not updated: {error}"
+        if drawn is not None:
+            return f"{message}; opened vial {drawn.label} has {drawn.remaining_ml} mL left"
+        if self.vials.can_keep(after, step.number):
+            self._keepable = (after.preparation_id, step.number)
+        return message
+
+    def _need_pending(self, prep: Preparation) -> PendingLot:
+        pending = self._pending
+        if pending is None or not self._pending_valid(prep):
+            raise WorkflowError("no package is waiting for its lot and expiry: scan it first")
+        return pending
+
+    def _pending_valid(self, prep: Preparation) -> bool:
+        pending = self._pending
+        return (pending is not None and pending.preparation_id == prep.preparation_id
+                and prep.phase is Phase.IN_PROGRESS and prep.current == pending.step
+                and prep.record(pending.step).accepted is None)
+
+    def _need_vials(self) -> VialDesk:
+        if self.vials is None:
+            raise WorkflowError("this station does not keep opened vials (no vial desk)")
+        return self.vials
+
+    def _forget(self) -> None:
+        """Drop what belongs to the preparation put down: a pending lot, a vial, a label."""
+        self._pending = None
+        self._vial_seen.clear()
+        self._label_preview = None
+        self._keepable = None
+        self._kept = None
 
     def _outcome(self, after: Preparation, step: Step, ok: str) -> str:
         if after.stop is not None and after.stop.step == step.number:
@@ -465,6 +786,8 @@ class HoodSession:
 
     def _settle(self, prep: Preparation, message: str) -> HoodView:
         self._prep = prep
+        if not self._pending_valid(prep):
+            self._pending = None
         self._view = self._render(prep, message)
         return self._view
 
@@ -474,25 +797,40 @@ class HoodSession:
         step = prep.step
         action = _action(prep)
         due = False
+        pending = self._pending if self._pending_valid(prep) else None
+        if pending is not None:
+            action = NextAction.IDENTIFY_LOT
         if action is NextAction.WEIGH and self._check_due():
             action, due = NextAction.BALANCE_CHECK, True
+        mine = prep.preparation_id
+        label = self._label_preview
+        kept = self._kept if self._kept is not None and self._kept[0] == mine else None
         view = HoodView(
             phase=prep.phase,
             next_action=action,
-            preparation_id=prep.preparation_id,
+            preparation_id=mine,
             step_number=step.number if step is not None else None,
             step_count=len(prep.recipe.steps),
             step_title=step.title if step is not None else "",
-            instruction=_instruction(prep, action),
+            instruction=_instruction(prep, action, pending),
             message=message,
             stop_message=prep.stop.message if prep.stop is not None else None,
             balance_check_due=due,
+            pending_lot=pending,
+            label_preview=label[1] if label is not None and label[0] == mine else None,
+            vial_keepable=self._keepable is not None and self._keepable[0] == mine,
+            vial_kept=kept[1] if kept is not None else None,
+            vial_label_preview=kept[2] if kept is not None else None,
         )
         if step is not None and step.kind is StepKind.WEIGH_NET and step.tolerance is not None:
             net = _expected_net(prep, step)
-            tare = _reference_mass(prep, step)
+            reference = _reference_mass(prep, step)
             band = step.tolerance.fraction * net
-            reading = tare + net if tare is not None else None
+            reading = None
+            if reference is not None:
+                # An emptied syringe weighs the filled one less what it delivered.
+                reading = (reference - net if step.check is MassCheck.DELIVERED
+                           else reference + net)
             view = _replace(view, expected_net=net, expected_reading=reading,
                             band_low=reading - band if reading is not None else None,
                             band_high=reading + band if reading is not None else None)
@@ -523,29 +861,57 @@ def _action(prep: Preparation) -> NextAction:
         StepKind.WEIGH_TARE: NextAction.WEIGH,
         StepKind.WEIGH_NET: NextAction.WEIGH,
         StepKind.ACTION: NextAction.CONFIRM,
-        StepKind.LABEL: NextAction.SCAN_LABEL,
+        StepKind.LABEL: (NextAction.SCAN_LABEL if prep.record(step.number).labels
+                         else NextAction.PRINT_LABEL),
         StepKind.PHARMACIST_CHECK: NextAction.PHARMACIST_CHECK,
     }[step.kind]
 
 
-def _instruction(prep: Preparation, action: NextAction) -> str:
+def _instruction(prep: Preparation, action: NextAction, pending: PendingLot | None) -> str:
     step = prep.step
+    if action is NextAction.IDENTIFY_LOT and pending is not None:
+        return f"{pending.label}: {_pending_words(pending)}"
     if action in {NextAction.RETRY, NextAction.RETRY_OR_OVERRIDE} and prep.stop is not None:
         return f"{prep.stop.message} — {action.value}"
     if step is None or action in {NextAction.VERIFY, NextAction.DONE}:
         return action.value
     if action is NextAction.PHOTO:
         return f"Photograph step {step.number}: {step.title}"
-    if action is NextAction.BALANCE_CHECK:
-        return "The balance's daily check is due: weigh the check weight and record it"
-    return step.title
+    return _FIXED_INSTRUCTIONS.get(action, step.title)
+
+
+_FIXED_INSTRUCTIONS = {
+    NextAction.BALANCE_CHECK: "The balance's daily check is due: weigh the check weight and "
+                              "record it",
+    NextAction.PRINT_LABEL: "Print the label (Enter), apply it to the preparation, and scan it",
+}
+
+
+def _pending_words(pending: PendingLot) -> str:
+    """What the technician does for a package waiting for its lot and expiry."""
+    if pending.read is not None:
+        return (f"is lot {pending.read.lot}, expiry {pending.read.expiry} what the package "
+                "says? Press Enter to confirm, or type the lot and expiry twice")
+    if pending.problem is not None:
+        return (f"the printed lot could not be read ({pending.problem}): type the lot and "
+                "expiry twice")
+    return f"{pending.missing}: read the printed lot and expiry, or type them twice"
+
+
+def _same_package(pending: ScanIdentity, seen: ScanIdentity) -> bool:
+    """Whether two reads name the same package identifier (GTIN, else NDC)."""
+    if pending.gtin is not None or seen.gtin is not None:
+        return pending.gtin == seen.gtin
+    return pending.ndc is not None and seen.ndc is not None and pending.ndc.key == seen.ndc.key
 
 
 def _expected_net(prep: Preparation, step: Step) -> Decimal:
     if step.check is MassCheck.FINAL:
         return sum((prep.net_mass(n).grams for n in step.sums), Decimal(0))
-    if step.check is MassCheck.DOSE and step.dose is not None and step.product is not None:
-        volume = expected_volume(step.dose, drawn_concentration(prep, step))
+    dose = step.checked_dose
+    if (step.check in {MassCheck.DOSE, MassCheck.DELIVERED} and dose is not None
+            and step.product is not None):
+        volume = expected_volume(dose, drawn_concentration(prep, step))
         return volume * step.product.specific_gravity.value
     assert step.expected_mass is not None
     return step.expected_mass

@@ -26,9 +26,14 @@ what the qualification measures is what the window does:
 - once a scan or a weight is accepted, the step's photograph is the next camera frame (one
   seen after the acceptance, never an older one); the labelled-container photograph step
   waits for Enter;
-- camera symbols are a scan only on a scanning step; a handheld scan is a product scan on a
-  scanning step, the printed label on the label step, and refused anywhere else;
-- Enter confirms a manual step, retries after a hard stop, or takes the photograph again.
+- camera symbols are a scan only on a scanning step (and while a package waits for its lot:
+  another package shown replaces it); a handheld scan is a product scan on a scanning step,
+  the printed label once it is printed, and refused anywhere else;
+- a package whose barcode carries no lot or expiry: the printed lot is read (OCR) from the
+  frame its barcode was read in (the next frame after a handheld scan), once per package,
+  and the read is offered to the hood for that package only;
+- Enter confirms a manual step, retries after a hard stop, takes the photograph again,
+  confirms the printed lot offered, or prints the label.
 
 :func:`balance_to_use` is the decision taken when a balance identifies itself: the
 readability to weigh with, the specification its weights are recorded with, or a refusal.
@@ -36,9 +41,11 @@ readability to weigh with, the specification its weights are recorded with, or a
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from scale_drivers.api import BalanceInfo, Reading
 from scale_drivers.connection import LinkState
@@ -50,6 +57,9 @@ from station.devices.camera import Frame
 from station.devices.decoding import Symbol
 from station.services.hood import HoodView, NextAction, readability_to_use
 
+if TYPE_CHECKING:
+    from station.devices.ocr import OcrResult
+
 #: How long the balance may take to give a stable weight once one is asked for (s).
 STABLE_TIMEOUT = 8.0
 #: Where a preparation leaves the hood: the window goes back to the worklist.
@@ -58,8 +68,10 @@ FINISHED_PHASES = frozenset({Phase.AWAITING_VERIFICATION, Phase.CANCELLED, Phase
 BALANCE_WAITING = "BALANCE"
 
 _WEIGHING = frozenset({NextAction.WEIGH, NextAction.BALANCE_CHECK})
-_SCANNING = frozenset({NextAction.SCAN, NextAction.SCAN_LABEL})
-_RETRYING = frozenset({NextAction.RETRY, NextAction.RETRY_OR_OVERRIDE})
+_SCANNING = frozenset({NextAction.SCAN, NextAction.IDENTIFY_LOT, NextAction.SCAN_LABEL})
+_CAMERA_SCANNING = frozenset({NextAction.SCAN, NextAction.IDENTIFY_LOT})
+#: How many frames of recent camera reads are kept to read a printed lot from.
+_FRAMES_KEPT = 8
 
 
 # ---------------------------------------------------------------- the balance that connects
@@ -164,6 +176,67 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class ReadPrintedLot:
+    """Read the printed lot and expiry in ``frame``; the result goes back to the controller.
+
+    With :func:`station.devices.ocr.read_printed_lot`, then
+    :meth:`HoodController.printed_lot_read`.
+    """
+
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class OfferPrintedLot:
+    """Give the hood the printed lot read for the package waiting for it.
+
+    With :meth:`~station.services.hood.HoodSession.offer_printed_lot`.
+    """
+
+    result: OcrResult
+
+
+@dataclass(frozen=True)
+class ConfirmPrintedLot:
+    """The technician confirmed the printed lot and expiry offered."""
+
+
+@dataclass(frozen=True)
+class TypeLot:
+    """The lot and expiry the technician typed twice, blind."""
+
+    first_lot: str
+    first_expiry: str
+    second_lot: str
+    second_expiry: str
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """Put the package waiting for its lot aside, recording nothing."""
+
+
+@dataclass(frozen=True)
+class PrintLabel:
+    """Print the preparation's label (``reason``: why it is printed again)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class KeepVial:
+    """Keep the vial of the last draw as an opened vial and print its label."""
+
+
+@dataclass(frozen=True)
+class DiscardVial:
+    """Record that the opened vial ``key`` was thrown away, and why."""
+
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ShowMessage:
     """Put ``text`` on the screen's message line (why something was not done)."""
 
@@ -186,8 +259,18 @@ class Finished:
 
 
 Request = (RequestStableWeight | SetStreaming | SubmitCameraRead | SubmitHandheld | SubmitLabel
-           | SubmitWeight | SubmitBalanceCheck | SubmitPhoto | Confirm | Retry | ShowMessage
-           | GaugeMessage | Finished)
+           | SubmitWeight | SubmitBalanceCheck | SubmitPhoto | Confirm | Retry | ReadPrintedLot
+           | OfferPrintedLot | ConfirmPrintedLot | TypeLot | SetAside | PrintLabel | KeepVial
+           | DiscardVial | ShowMessage | GaugeMessage | Finished)
+
+
+#: What Enter asks for where it does the same thing every time.
+_ON_ENTER: dict[NextAction, Request] = {
+    NextAction.CONFIRM: Confirm(),
+    NextAction.RETRY: Retry(),
+    NextAction.RETRY_OR_OVERRIDE: Retry(),
+    NextAction.PRINT_LABEL: PrintLabel(),
+}
 
 
 # ---------------------------------------------------------------- the controller
@@ -214,6 +297,10 @@ class HoodController:
         self._streaming = False
         self._link = LinkState.DISCONNECTED.value
         self._gauge_message = ""
+        self._read_frames: deque[Frame] = deque(maxlen=_FRAMES_KEPT)
+        self._lot_asked: int | None = None  # the pending package whose print was asked for
+        self._lot_wanted: int | None = None  # ... to be read from the next frame
+        self._lot_reads: deque[int] = deque()  # the packages of the reads not yet back
 
     # ------------------------------------------------------------ what it knows
 
@@ -245,7 +332,12 @@ class HoodController:
     @property
     def scanning(self) -> bool:
         """Whether camera symbols are a scan now."""
-        return self._view is not None and self._view.next_action is NextAction.SCAN
+        return self._view is not None and self._view.next_action in _CAMERA_SCANNING
+
+    @property
+    def lot_read_wanted(self) -> bool:
+        """Whether the next camera frame is read for a printed lot."""
+        return self._lot_wanted is not None
 
     @property
     def photo_wanted(self) -> bool:
@@ -270,6 +362,7 @@ class HoodController:
             self._streaming = streaming
             requests.append(SetStreaming(streaming))
         self._photo_by_itself()
+        requests += self._read_lot_by_itself()
         if prep is not None and view.phase in FINISHED_PHASES and (
                 before is None or before.phase is not view.phase):
             requests.append(Finished(prep.preparation_id, view.phase.value if view.phase else ""))
@@ -340,7 +433,11 @@ class HoodController:
     # ------------------------------------------------------------ the camera and the keys
 
     def frame(self, frame: Frame) -> list[Request]:
-        """The newest camera frame: the photograph the step waits for, if any."""
+        """The newest camera frame: the photograph the step waits for, or the printed lot."""
+        if self._lot_wanted is not None:
+            number, self._lot_wanted = self._lot_wanted, None
+            self._lot_reads.append(number)
+            return [ReadPrintedLot(frame)]
         wanted = self._photo_wanted
         if wanted is None or wanted == self._photo_asked:
             return []
@@ -351,12 +448,61 @@ class HoodController:
     def symbols(self, frame: Frame, symbols: Sequence[Symbol]) -> list[Request]:
         """Symbols the camera decoded in ``frame``: a scan on a scanning step."""
         if self.scanning and symbols:
+            self._read_frames.append(frame)
             return [SubmitCameraRead(frame, symbols)]
         return []
+
+    def printed_lot_read(self, result: OcrResult) -> list[Request]:
+        """The printed lot read (:class:`ReadPrintedLot`): offered if its package still waits.
+
+        Reads come back in the order they were asked for; one whose package was set aside or
+        replaced meanwhile is dropped.
+        """
+        number = self._lot_reads.popleft() if self._lot_reads else None
+        pending = self._view.pending_lot if self._view is not None else None
+        if number is None or pending is None or pending.number != number:
+            return []
+        return [OfferPrintedLot(result)]
+
+    def lot_typed(self, first_lot: str, first_expiry: str, second_lot: str,
+                  second_expiry: str) -> list[Request]:
+        """The lot and expiry typed twice for the package waiting for them."""
+        if self._view is None or self._view.next_action is not NextAction.IDENTIFY_LOT:
+            return [ShowMessage("✖ no package is waiting for its lot: nothing recorded")]
+        return [TypeLot(first_lot, first_expiry, second_lot, second_expiry)]
+
+    def set_aside(self) -> list[Request]:
+        """Put the package waiting for its lot aside."""
+        if self._view is None or self._view.next_action is not NextAction.IDENTIFY_LOT:
+            return []
+        return [SetAside()]
+
+    def print_label(self, reason: str = "") -> list[Request]:
+        """Print the label (again, with ``reason``) at the label step."""
+        view = self._view
+        if view is None or view.next_action not in {NextAction.PRINT_LABEL,
+                                                    NextAction.SCAN_LABEL}:
+            return [ShowMessage("✖ the label prints at the label step, after the final "
+                                "container check has passed")]
+        return [PrintLabel(reason)]
+
+    def keep_vial(self) -> list[Request]:
+        """Keep the vial of the last draw, when it may be kept."""
+        if self._view is None or not self._view.vial_keepable:
+            return [ShowMessage("✖ no vial to keep: a vial is kept right after a dose is "
+                                "drawn from it")]
+        return [KeepVial()]
+
+    def discard_vial(self, key: str, reason: str) -> list[Request]:
+        """Record that an opened vial was thrown away."""
+        return [DiscardVial(key, reason)]
 
     def handheld(self, text: str) -> list[Request]:
         """A handheld scan: a product, the printed label, or not expected here."""
         view = self._view
+        if view is not None and view.next_action is NextAction.PRINT_LABEL:
+            return [ShowMessage("✖ the label has not been printed: print it, apply it, then "
+                                "scan it")]
         if view is None or view.next_action not in _SCANNING:
             return [ShowMessage(f"✖ no scan is expected at this step: {text.strip()!r} "
                                 "ignored")]
@@ -365,18 +511,20 @@ class HoodController:
         return [SubmitHandheld(text)]
 
     def primary(self) -> list[Request]:
-        """Enter: confirm, retry, or take the photograph (again) from the next frame."""
+        """Enter: confirm, retry, take the photograph (again), confirm the lot, print the label."""
         view = self._view
         if view is None:
             return []
         action = view.next_action
-        if action is NextAction.CONFIRM:
-            return [Confirm()]
-        if action in _RETRYING:
-            return [Retry()]
+        if action is NextAction.IDENTIFY_LOT:
+            if view.pending_lot is not None and view.pending_lot.read is not None:
+                return [ConfirmPrintedLot()]
+            return [ShowMessage("✖ no printed lot to confirm: type the lot and expiry twice")]
         if action is NextAction.PHOTO:
             self._want_photo(again=True)
-        return []
+            return []
+        request = _ON_ENTER.get(action)
+        return [request] if request is not None else []
 
     # ------------------------------------------------------------ helpers
 
@@ -385,6 +533,24 @@ class HoodController:
             return []
         self._gauge_message = message
         return [GaugeMessage(message)]
+
+    def _read_lot_by_itself(self) -> list[Request]:
+        """A new package waiting for its lot: read its print, once, from its own frame."""
+        view = self._view
+        pending = view.pending_lot if view is not None else None
+        if pending is None or view is None or view.next_action is not NextAction.IDENTIFY_LOT:
+            self._lot_wanted = None
+            return []
+        if pending.number == self._lot_asked:
+            return []
+        self._lot_asked = pending.number
+        self._lot_wanted = None
+        for frame in self._read_frames:
+            if frame.index == pending.frame_index:
+                self._lot_reads.append(pending.number)
+                return [ReadPrintedLot(frame)]
+        self._lot_wanted = pending.number  # handheld, or its frame is gone: the next one
+        return []
 
     def _photo_by_itself(self) -> None:
         view, prep = self._view, self._prep
@@ -413,12 +579,19 @@ __all__ = [
     "FINISHED_PHASES",
     "STABLE_TIMEOUT",
     "Confirm",
+    "ConfirmPrintedLot",
+    "DiscardVial",
     "Finished",
     "GaugeMessage",
     "HoodController",
+    "KeepVial",
+    "OfferPrintedLot",
+    "PrintLabel",
+    "ReadPrintedLot",
     "Request",
     "RequestStableWeight",
     "Retry",
+    "SetAside",
     "SetStreaming",
     "ShowMessage",
     "SubmitBalanceCheck",
@@ -427,6 +600,7 @@ __all__ = [
     "SubmitLabel",
     "SubmitPhoto",
     "SubmitWeight",
+    "TypeLot",
     "UsableBalance",
     "balance_to_use",
 ]

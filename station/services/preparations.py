@@ -14,13 +14,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from station.core.accounts import Meaning, Signature
+from station.core.components import LotSource
 from station.core.errors import StationError
-from station.core.formulary import Formulary
+from station.core.formulary import CompoundingCategory, Formulary, Storage
 from station.core.gravimetry import BalanceSpec
+from station.core.identifiers import Expiry, Lot
+from station.core.opened_vials import VialInUse
 from station.core.orders import DoseOrder, Worklist, order_to_mapping
 from station.core.quantities import Mass, Tolerance
 from station.core.recipe import build_recipe
@@ -30,6 +34,7 @@ from station.core.workflow import (
     Cancelled,
     Event,
     InProcessChecked,
+    LabelPrinted,
     LabelScanned,
     Overridden,
     Phase,
@@ -57,6 +62,7 @@ _KINDS: dict[type[Event], str] = {
     WeightRead: "weight_read",
     PhotoTaken: "photo_taken",
     ActionConfirmed: "action_confirmed",
+    LabelPrinted: "label_printed",
     LabelScanned: "label_scanned",
     Retried: "retried",
     Overridden: "overridden",
@@ -121,6 +127,17 @@ def to_payload(event: Event) -> dict[str, Any]:
             expiry=str(scan.expiry) if scan.expiry else None,
             serial=str(scan.serial) if scan.serial else None,
         )
+        if event.lot_source is not None:
+            payload["lot_source"] = event.lot_source.value
+        vial = event.opened_vial
+        if vial is not None:
+            payload["opened_vial"] = {
+                "key": vial.key, "punctured_at": vial.punctured_at.isoformat(),
+                "beyond_use": vial.beyond_use.isoformat(), "rule": vial.rule}
+    elif isinstance(event, LabelPrinted):
+        payload.update(beyond_use=event.beyond_use.isoformat(), bud_rule=event.bud_rule,
+                       category=event.category.value, storage=event.storage.value,
+                       printer=event.printer, copy=event.copy, reason=event.reason)
     elif isinstance(event, WeightRead):
         payload.update(mass=str(event.mass.grams), balance_id=event.balance_id, raw=event.raw,
                        readability=str(event.balance.readability),
@@ -139,9 +156,29 @@ def to_payload(event: Event) -> dict[str, Any]:
 def _scanned(user: str, at: dt.datetime, payload: Mapping[str, Any],
              formulary: Formulary) -> Event:
     product = formulary.by_ndc_text(payload["product"]) if payload["product"] else None
-    return ProductScanned(user, at, parse_scan(payload["scan"], at.year), product,
+    identity = parse_scan(payload["scan"], at.year)
+    source = LotSource(payload["lot_source"]) if payload.get("lot_source") else None
+    if source is not None and source is not LotSource.BARCODE:
+        # Not carried by the barcode: the lot and expiry the technician confirmed or typed.
+        identity = replace(identity, lot=Lot(payload["lot"]),
+                           expiry=Expiry.parse_iso(payload["expiry"]))
+    vial = payload.get("opened_vial")
+    in_use = None
+    if vial is not None:
+        in_use = VialInUse(vial["key"], dt.datetime.fromisoformat(vial["punctured_at"]),
+                           dt.datetime.fromisoformat(vial["beyond_use"]), vial["rule"])
+    return ProductScanned(user, at, identity, product,
                           payload.get("lookup_problem"), payload.get("recall_notice"),
-                          payload.get("opened_vial_problem"))
+                          payload.get("opened_vial_problem"), source, in_use)
+
+
+def _label_printed(user: str, at: dt.datetime, payload: Mapping[str, Any],
+                   formulary: Formulary) -> Event:
+    del formulary
+    return LabelPrinted(user, at, dt.datetime.fromisoformat(payload["beyond_use"]),
+                        payload["bud_rule"], CompoundingCategory(payload["category"]),
+                        Storage(payload["storage"]), payload["printer"], int(payload["copy"]),
+                        payload.get("reason", ""))
 
 
 def _weighed(user: str, at: dt.datetime, payload: Mapping[str, Any],
@@ -157,6 +194,7 @@ _BUILDERS: dict[type[Event], _Builder] = {
     ProductScanned: _scanned,
     WeightRead: _weighed,
     PhotoTaken: lambda u, a, p, f: PhotoTaken(u, a, p["photo"], p.get("problem")),
+    LabelPrinted: _label_printed,
     LabelScanned: lambda u, a, p, f: LabelScanned(u, a, p["text"]),
     InProcessChecked: lambda u, a, p, f: InProcessChecked(u, a, p["approved"],
                                                           p.get("reason", "")),

@@ -1,22 +1,28 @@
 """From a scan the acceptance rule has judged to the workflow's ``ProductScanned`` event.
 
 Every scan at the hood goes through here, so every scan is checked against the pharmacy's
-recall list (a recalled lot is a hard stop), against the opened vials the station remembers
-by lot and serial (one past its beyond-use time is a hard stop), and, when the formulary
-does not know the product, against the FDA NDC Directory so the message names it in its
-real shape — shown, never accepted.
+recall list with its lot, wherever the lot came from (the barcode, the printed label, typed,
+or an opened vial's record; a recalled lot is a hard stop), against the opened vials the
+station remembers by lot and serial (one that must not be used is a hard stop), and, when the
+formulary does not know the product, against the FDA NDC Directory so the message names it in
+its real shape — shown, never accepted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from station.core.acceptance import Decision
+from station.core.components import LotSource
 from station.core.opened_vials import check
 from station.core.workflow import ProductScanned
 from station.records.ndc_directory import NdcDirectory, not_in_formulary_message
 from station.records.opened_vials import OpenedVials
 from station.records.recalls import RecallList
+
+if TYPE_CHECKING:
+    from station.services.opened_vial_use import VialScan
 
 
 class ScanEvents:
@@ -32,8 +38,13 @@ class ScanEvents:
         self.opened_vials = opened_vials
         self.directory = directory
 
-    def event_for(self, decision: Decision, *, user: str, at: dt.datetime) -> ProductScanned:
-        """The ``ProductScanned`` event of a decision that has an identity."""
+    def event_for(self, decision: Decision, *, user: str, at: dt.datetime,
+                  lot_source: LotSource | None = None) -> ProductScanned:
+        """The ``ProductScanned`` event of a decision that has an identity.
+
+        ``lot_source`` says where the identity's lot and expiry came from when it was not
+        the barcode (read from the printed label, or typed).
+        """
         identity = decision.identity
         if identity is None:
             raise ValueError(f"no product identity to record: {decision.reason}")
@@ -45,10 +56,23 @@ class ScanEvents:
         product = decision.product
         assert product is not None
         notice = self.recalls.notice_for(identity, identity.lot)
-        vial_problem = None
+        vial_problem, in_use = None, None
         if self.opened_vials is not None and identity.lot and identity.serial:
             vial = self.opened_vials.find(product.ndc, identity.lot, identity.serial)
             if vial is not None:
-                vial_problem = check(vial, at)
+                vial_problem, in_use = check(vial, at), vial.in_use
         return ProductScanned(user, at, identity, product, recall_notice=notice,
-                              opened_vial_problem=vial_problem)
+                              opened_vial_problem=vial_problem, lot_source=lot_source,
+                              opened_vial=in_use)
+
+    def event_for_vial(self, scan: VialScan, *, user: str, at: dt.datetime) -> ProductScanned:
+        """The ``ProductScanned`` event of an opened vial scanned by the station's own label.
+
+        Its lot and expiry are those recorded at its first puncture; the recall check runs on
+        that lot, and a vial that must not be used any more is a hard stop.
+        """
+        identity = scan.identity
+        notice = self.recalls.notice_for(identity, identity.lot)
+        return ProductScanned(user, at, identity, scan.product, recall_notice=notice,
+                              opened_vial_problem=scan.problem,
+                              lot_source=LotSource.OPENED_VIAL, opened_vial=scan.in_use)

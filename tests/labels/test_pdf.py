@@ -21,8 +21,8 @@ from station.core.errors import StationError
 from station.core.formulary import Storage
 from station.core.identifiers import Ndc
 from station.core.label import LabelContent, label_for, vial_label_for
-from station.reports.labels import LabelSize
-from station.reports.labels.pdf import render_pdf
+from station.devices.labels import LabelSize
+from station.devices.labels.pdf import render_pdf
 
 EST = dt.timezone(dt.timedelta(hours=-5), "EST")
 STARTED = dt.datetime(2026, 11, 26, 9, 0, tzinfo=EST)

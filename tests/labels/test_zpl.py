@@ -22,9 +22,9 @@ from station.core.label import (
     label_for,
     vial_label_for,
 )
-from station.reports.labels import LabelSize, layout, printing
-from station.reports.labels.printing import PrintError, parse_destination, send
-from station.reports.labels.zpl import escape, render_zpl
+from station.devices.labels import LabelSize, layout, printing
+from station.devices.labels.printing import PrintError, parse_destination, send
+from station.devices.labels.zpl import escape, render_zpl
 
 EST = dt.timezone(dt.timedelta(hours=-5), "EST")
 STARTED = dt.datetime(2026, 11, 26, 9, 0, tzinfo=EST)

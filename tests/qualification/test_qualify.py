@@ -20,16 +20,20 @@ from sqlalchemy import text
 
 import station.qualification.technician as technician_module
 from scale_drivers.api import Reading
+from station.bootstrap import configured_printer
 from station.cli.qualify import SCENARIO, format_result
 from station.config.catalog_files import formulary_path, load_worklist
 from station.config.model import StationConfig
+from station.core.bud import BudTable
 from station.core.errors import StationError
 from station.qualification.plan import ErrorKind, PlannedPreparation
 from station.qualification.run import REJECT_REASON, STATION_ID, qualification_services, qualify
 from station.qualification.station_side import HeadlessStation
 from station.records.formulary_versions import FormularyVersions
+from station.records.opened_vials import OpenedVials
 from station.records.record import open_record
 from station.reports.qualification_pdf import write_qualification_report
+from tests.records.seeding import accepted_sources, unidentified_components
 
 #: Whole qualification runs on the simulated hood: tens of seconds each.
 pytestmark = pytest.mark.slow
@@ -50,6 +54,10 @@ SHOWN = {
     ErrorKind.BLURRY_PHOTO: "hard stop: photo unusable",
     ErrorKind.DISAGREEING_BARCODE: "scan refused: barcodes on this vial disagree",
     ErrorKind.UNPLUGGED_BALANCE: "balance disconnected",
+    ErrorKind.EXPIRED_LINEAR_ONLY: "hard stop: expired lot",
+    ErrorKind.RECALLED_LINEAR_ONLY: "hard stop: recalled lot",
+    ErrorKind.OPENED_VIAL_PAST_BUD: "hard stop: opened vial past its beyond-use time",
+    ErrorKind.WRONG_LABEL_APPLIED: "hard stop: wrong label",
 }
 
 
@@ -57,8 +65,14 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _run(record, rig, plan, seed=5):
-    return qualify(qualification_services(record, StationConfig(), clock=_now), rig,
+def _services(record, folder: Path):
+    """The run's services, its labels printed to a file in ``folder``."""
+    printer = configured_printer(StationConfig().labels, folder)
+    return qualification_services(record, StationConfig(), clock=_now, label_printer=printer)
+
+
+def _run(record, rig, plan, folder: Path, seed=5):
+    return qualify(_services(record, folder), rig,
                    formulary_path().read_text(encoding="utf-8"), list(load_worklist()), plan,
                    seed=seed)
 
@@ -69,7 +83,7 @@ def test_every_kind_of_error_is_caught_where_it_is_made_and_clean_ones_pass(rig,
     seen: list[int] = []
     record = open_record(f"sqlite:///{tmp_path / 'q.db'}")
     try:
-        result = qualify(qualification_services(record, StationConfig(), clock=_now), rig,
+        result = qualify(_services(record, tmp_path), rig,
                          formulary_path().read_text(encoding="utf-8"), list(load_worklist()),
                          plan, seed=5, progress=lambda done, total, _: seen.append(done))
         assert seen == list(range(1, len(plan) + 1))
@@ -109,7 +123,15 @@ def test_every_kind_of_error_is_caught_where_it_is_made_and_clean_ones_pass(rig,
 
 
 def _check_record(record, count: int) -> None:
-    """Every preparation of the run is closed; its accounts and recalls are gone."""
+    """Every preparation of the run is closed; its accounts, recalls and vials are gone.
+
+    Every component it accepted has a lot and an expiry (queried from the stored events),
+    some read from the print of a package with only a UPC-A.
+    """
+    assert unidentified_components(record) == []
+    sources = accepted_sources(record)
+    assert sources["barcode"] > 0 and sources["printed_text"] + sources["typed"] > 0, sources
+    assert OpenedVials(record.engine, _now, BudTable.load()).in_use() == []
     with record.engine.connect() as connection:
         rejected = connection.execute(text(
             "SELECT payload FROM events WHERE kind = 'rejected'")).scalars().all()
@@ -137,7 +159,7 @@ def test_an_error_the_station_is_not_told_of_gets_through_and_fails_the_run(
     monkeypatch.setattr(technician_module, "recalled_lot", lambda product, seed: "L424242")
     record = open_record(f"sqlite:///{tmp_path / 'q.db'}")
     try:
-        result = _run(record, rig, [PlannedPreparation(1, ErrorKind.RECALLED_LOT)])
+        result = _run(record, rig, [PlannedPreparation(1, ErrorKind.RECALLED_LOT)], tmp_path)
     finally:
         record.close()
     score = result.errors[ErrorKind.RECALLED_LOT]
@@ -146,14 +168,14 @@ def test_an_error_the_station_is_not_told_of_gets_through_and_fails_the_run(
     assert "GOT THROUGH recalled_lot" in format_result(result)
 
 
-def test_the_run_records_into_either_backend_and_keeps_its_formulary(rig, backend):
+def test_the_run_records_into_either_backend_and_keeps_its_formulary(rig, backend, tmp_path):
     record = open_record(backend.url)
     versions = FormularyVersions(record.engine)
     own = "# the pharmacy's own copy\n" + formulary_path().read_text(encoding="utf-8")
     versions.import_text(own, "formulary.toml", imported_by="rph.ben", utc=_now())
     try:
         result = _run(record, rig, [PlannedPreparation(1, ErrorKind.UNPLUGGED_BALANCE),
-                                    PlannedPreparation(2, None)], seed=7)
+                                    PlannedPreparation(2, None)], tmp_path, seed=7)
         latest = versions.latest()
     finally:
         record.close()
@@ -215,9 +237,29 @@ def test_a_weight_taken_while_the_cable_is_out_is_never_counted_as_caught(
     monkeypatch.setattr(HeadlessStation, "_lost", lose_and_keep_a_stale_weight)
     record = open_record(f"sqlite:///{tmp_path / 'q.db'}")
     try:
-        result = _run(record, rig, [PlannedPreparation(1, ErrorKind.UNPLUGGED_BALANCE)])
+        result = _run(record, rig, [PlannedPreparation(1, ErrorKind.UNPLUGGED_BALANCE)],
+                      tmp_path)
     finally:
         record.close()
     score = result.errors[ErrorKind.UNPLUGGED_BALANCE]
     assert (score.injected, score.caught, len(score.missed)) == (1, 0, 1)
     assert result.exit_status == 1
+
+
+def test_station_qualify_records_a_lot_and_an_expiry_for_every_accepted_component(tmp_path):
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "station.cli.main", "qualify", "--count", "3", "--error-rate",
+         "0", "--seed", "4", "--json", "--db", url, "--pdf", str(tmp_path / "q.pdf")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    record = open_record(url)
+    try:
+        assert unidentified_components(record) == []
+        assert sum(accepted_sources(record).values()) > 0
+        with record.engine.connect() as connection:
+            printed = connection.execute(text(
+                "SELECT count(*) FROM events WHERE kind = 'label_printed'")).scalar()
+    finally:
+        record.close()
+    assert printed == 3  # each clean preparation printed its label once

@@ -120,8 +120,8 @@ def make_preparation(service: PreparationService, version) -> str:
     assert prep.phase is Phase.HARD_STOP
     prep = service.record_event(PREPARATION, Overridden("rph.lee", NOW, OVERRIDE_REASON),
                                 signature=SIGNED_BY_LEE)
-    prep = tech.advance(prep, 2)  # the syringe's photo, the injection
-    drawn = prep.net_mass(5).grams
+    prep = tech.advance(prep, 3)  # the syringe's photo, the injection, the emptied syringe
+    drawn = prep.net_mass(7).grams  # what left the syringe: all of the accepted overdraw
     prep = tech.weigh(prep, BAG_TARE + (drawn * FINAL_FACTOR).quantize(Decimal("0.001")))
     prep = tech.run_until(prep, {Phase.AWAITING_VERIFICATION})
     prep = service.record_event(PREPARATION, Verified("rph.ben", NOW), signature=SIGNED_BY_BEN)

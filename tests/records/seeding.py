@@ -6,13 +6,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from station.cli.main import main
 from station.config.model import DEFAULT_SITE_TOLERANCE
@@ -20,6 +23,7 @@ from station.core.quantities import Tolerance
 from station.demo.seed import SeedReport, seed, simulated_balance
 from station.records.formulary_versions import FormularyVersions
 from station.records.record import Record, open_record
+from station.records.schema import events
 from station.records.search import PreparationSummary, summaries
 from station.services.preparations import PreparationService
 from tests.backends import fresh_postgres
@@ -77,3 +81,36 @@ def station_command(*argv: str) -> tuple[int, str]:
     with contextlib.redirect_stdout(out):
         status = main(list(argv))
     return status, out.getvalue()
+
+
+def unidentified_components(record: Record) -> list[tuple[str, int, dict[str, object]]]:
+    """Accepted component scans stored without a lot or an expiry, queried from the events.
+
+    A ``product_scanned`` event names a product; it was accepted unless the preparation's next
+    event is a hard stop (a wrong, expired or recalled product is recorded, then stopped).
+    Returns (preparation id, version, payload) of each one lacking a lot or an expiry.
+    """
+    query = (select(events.c.preparation_id, events.c.version, events.c.kind,
+                    events.c.payload)
+             .where(events.c.kind.in_(("product_scanned", "hard_stop")))
+             .order_by(events.c.preparation_id, events.c.version))
+    with record.engine.connect() as connection:
+        rows = [(p, v, k, json.loads(text)) for p, v, k, text in connection.execute(query)]
+    stopped = {(p, v - 1) for p, v, k, _ in rows if k == "hard_stop"}
+    return [(p, v, payload) for p, v, k, payload in rows
+            if k == "product_scanned" and payload.get("product") and (p, v) not in stopped
+            and not (payload.get("lot") and payload.get("expiry"))]
+
+
+def accepted_sources(record: Record) -> Counter[str]:
+    """How many accepted component scans took their lot from each source (``lot_source``)."""
+    query = (select(events.c.preparation_id, events.c.version, events.c.kind,
+                    events.c.payload)
+             .where(events.c.kind.in_(("product_scanned", "hard_stop")))
+             .order_by(events.c.preparation_id, events.c.version))
+    with record.engine.connect() as connection:
+        rows = [(p, v, k, json.loads(text)) for p, v, k, text in connection.execute(query)]
+    stopped = {(p, v - 1) for p, v, k, _ in rows if k == "hard_stop"}
+    return Counter(str(payload.get("lot_source") or "barcode") for p, v, k, payload in rows
+                   if k == "product_scanned" and payload.get("product")
+                   and (p, v) not in stopped)

@@ -1,4 +1,6 @@
-"""The compounding record PDF, read back with pdfium: its text, its pages, and the CLI."""
+"""The compounding record PDF, read back with pdfium: its text, its pages, and the CLI; the
+beyond-use date as the label printed it, each component's lot source and each syringe's
+delivered dose."""
 
 from __future__ import annotations
 
@@ -13,11 +15,14 @@ import pytest
 from PIL import Image
 
 from station.cli.main import main
+from station.core.components import LotSource
 from station.records.photostore import PhotoMissing
 from station.records.record import Record
-from station.reports.compounding_pdf import BUD_NOT_RECORDED, write_compounding_record
+from station.reports.compounding_pdf import write_compounding_record
 from station.services.review.build import UnknownPreparation, review_preparation
+from station.services.review.wording import CHECK_LOT, NO_LABEL_YET, NOT_YET_PRINTED, bud_rows
 from tests.records.builders import OVERRIDE_REASON, PREPARATION, RECALL, make_preparation
+from tests.records.labelled import PRINTER, REPRINT_REASON, VIAL, record_heparin
 
 #: Whole compounding records rendered to PDF and read back, over seeded records.
 pytestmark = pytest.mark.slow
@@ -83,15 +88,15 @@ def test_the_record_holds_order_components_weights_signatures_and_hash(made, ser
     for expected in (
         "Compounding record", "Doe, Jane (MRN100), 4W-12-A", "Dr. Lee", "RX-REVIEW",
         "Heparin Sodium 25,000 units in Sodium Chloride 0.9% 100 mL", "Final volume 100 mL",
-        "Route IV", f"Beyond-use date {BUD_NOT_RECORDED}", "HIGH-ALERT MEDICATION",
+        "Route IV", f"Beyond-use date {bud_rows(review.bud)[0][1]}", "HIGH-ALERT MEDICATION",
         # every component: name, NDC, manufacturer, lot, expiry, serial
         "Heparin Sodium 5,000 units/mL 0409-2720-01 Hospira L2405A 2028-12-31 SNL2405A",
         "Sodium Chloride 0.9% 100 mL 0338-0049-48 Baxter L2405A 2028-12-31 SNL2405A",
         # a weighing: reading, raw line, balance, net, expected, deviation, tolerance
-        "17.656 g on MT-B123456789 raw S S 17.656 g",
-        "5.656 g = 17.656 − 12.000 g (step 4)", "5.050 g dose 25,000 units; measured 28,000 units",
-        "+12.00 % of ±5 %", "ACCEPTED ON OVERRIDE",
-        "5.899 g = 124.299 − 118.400 g (step 2)", "+4.30 % of ±5 %",
+        "17.713 g on MT-B123456789 raw S S 17.713 g",
+        "5.713 g = 17.713 − 12.000 g (step 4)", "5.101 g", "25,250 units",
+        "+12.01 % of ±5 %", "ACCEPTED ON OVERRIDE",
+        "5.959 g = 124.359 − 118.400 g (step 2)", "+4.31 % of ±5 %",
         # stops, retries, the override's reason, the refused photo
         "wrong product: scanned Heparin Sodium 1,000 units/mL", "Retries at this step: 2",
         OVERRIDE_REASON, "REFUSED: too blurred to read the lot", RECALL,
@@ -234,3 +239,66 @@ def test_cli_marks_a_broken_chain_and_fails(service, version, tmp_path, capsys, 
         r"\(altered\); P-REVIEW1: \d+ pages written to .*broken\.pdf, marked CHAIN BROKEN\n",
         captured.err)
     assert "BROKEN: the record was altered" in " ".join(pages_of(target.read_bytes()))
+
+
+# ------------------------------------------------------------------------------ the label
+
+
+BUD_LINES = (
+    "Beyond-use date 2026-11-26 21:30 UTC-06:00 (as printed, copy 1)",
+    "BUD rule USP <797> Table 12, Category 1, controlled room temperature: 12 hours",
+    "Storage Store at controlled room temperature 20-25 °C",
+    "USP <797> category Category 1",
+)
+
+
+def test_cli_export_of_a_verified_preparation_gives_the_printed_bud(service, version, tmp_path,
+                                                                    capsys, backend):
+    prep = record_heparin(service, version)
+    target = tmp_path / "P-LABEL1.pdf"
+    status = main(["audit", "export", prep.preparation_id, "--pdf", str(target),
+                   "--db", backend.url])
+    captured = capsys.readouterr()
+    assert (status, captured.err) == (0, "")
+    text = " ".join(pages_of(target.read_bytes()))
+    assert "Status: VERIFIED" in text
+    for line in BUD_LINES:
+        assert spaced(line) in text, line
+    assert f"Label copy 1 printed 2026-11-26 09:43 UTC-06:00 by tech.ana on {PRINTER}" in text
+    assert NO_LABEL_YET not in text
+    # the delivered dose, per syringe and at the emptied syringe's weighing
+    assert ("1 of 1: Heparin Sodium 5.050 g = 25,000 units (step 5) 5.010 g = 24,802 units "
+            "(step 7) 0.040 g 25,000 units") in text
+    assert "5.010 g delivered = 17.050 g filled (step 5) − 12.040 g emptied" in text
+
+
+def test_a_reprint_typed_lot_and_opened_vial_are_on_the_record(service, version, tmp_path):
+    record_heparin(service, version, preparation_id="P-TYPED", heparin_from=LotSource.TYPED,
+                   reprint=True)
+    record_heparin(service, version, preparation_id="P-VIAL",
+                   heparin_from=LotSource.OPENED_VIAL)
+    typed, vial = tmp_path / "typed.pdf", tmp_path / "vial.pdf"
+    write_compounding_record(service, "P-TYPED", typed, chain_ok=True)
+    write_compounding_record(service, "P-VIAL", vial, chain_ok=True)
+    text = " ".join(pages_of(typed.read_bytes()))
+    assert "Beyond-use date 2026-11-26 21:30 UTC-06:00 (as printed, copy 2)" in text
+    assert f"Reprint copy 2 printed 2026-11-26 09:44 UTC-06:00 by tech.ana on {PRINTER}; " \
+           f"reason: {spaced(REPRINT_REASON)}" in text
+    assert ("Heparin Sodium 5,000 units/mL 0409-2720-01 Hospira TY7781 2028-06-30 none lot "
+            f"and expiry typed twice by the technician — {CHECK_LOT}") in text
+    assert "Flags (0 alerts, 1 note)" in text
+    text = " ".join(pages_of(vial.read_bytes()))
+    assert (f"lot and expiry from the opened-vial record opened vial {VIAL.key}, first "
+            "punctured 2026-11-26 07:30 UTC-06:00, beyond use 2026-12-22 09:30 UTC-06:00 "
+            "(USP <797> multiple-dose container: 28 days)") in text
+    assert CHECK_LOT not in text
+
+
+def test_before_the_label_the_record_says_no_label_printed_yet(service, version, tmp_path):
+    record_heparin(service, version, until="weighed")
+    path = tmp_path / "weighed.pdf"
+    write_compounding_record(service, "P-LABEL1", path, chain_ok=True)
+    text = " ".join(pages_of(path.read_bytes()))
+    assert (f"Beyond-use date 2026-11-26 21:30 UTC-06:00 — {NOT_YET_PRINTED} ({NO_LABEL_YET}; "
+            "the date the label would get)") in text
+    assert "as printed" not in text and "Label copy" not in text

@@ -47,7 +47,7 @@ def test_the_review_holds_the_order_the_steps_and_the_outcome(reviewed, service)
     assert review.preparer == "tech.ana" and review.stations == ("hood-1",)
     assert review.balances == ("MT-B123456789",)
     assert review.formulary_version == 1
-    assert [s.number for s in review.steps] == list(range(1, 10))
+    assert [s.number for s in review.steps] == list(range(1, 11))
     assert all(s.done for s in review.steps)
     stored = service.record.events.events_of(PREPARATION)
     assert review.last_hash == stored[-1].hash
@@ -89,24 +89,32 @@ def test_weighings_carry_the_check_the_raw_line_and_the_override(reviewed):
     (weight,) = draw.weights
     assert weight.accepted and weight.overridden
     assert weight.before == SYRINGE_TARE and weight.reference_step == 4
-    assert weight.expected_net == Decimal("5.05")  # 5 mL × SG 1.010
-    assert weight.net == Decimal("5.656")
-    assert weight.deviation_percent == Decimal("12.00")
+    assert weight.expected_net == Decimal("5.1005")  # 5.05 mL (the aim) × SG 1.010
+    assert weight.net == Decimal("5.713")
+    assert weight.deviation_percent == Decimal("12.01")
     assert weight.tolerance_percent == Decimal("5") and weight.verifiable
-    assert weight.problem.startswith("out of tolerance: 5.656 g weighed, 5.050 g expected")
-    assert weight.expected_dose == "25,000 units" and weight.measured_dose == "28,000 units"
+    assert weight.problem.startswith("out of tolerance: 5.713 g weighed, 5.101 g expected")
+    assert weight.expected_dose == ("25,250 units (the 25,000 units dose and what a 10 mL "
+                                    "syringe keeps)")
     assert draw.override is not None
     assert draw.override.reason == OVERRIDE_REASON
     assert draw.override.manifestation == (
         "Lee Nakamura, PharmD (rph.lee) — override-approved — 2026-11-26 15:20:00 UTC")
-    final = reviewed.step(7).weights[0]
-    assert final.expected_net == Decimal("5.656") and final.net == Decimal("5.899")
-    assert final.deviation_percent == Decimal("4.30")
+    emptied = reviewed.step(7).weights[0]
+    assert emptied.delivered and emptied.reference_step == 5
+    assert emptied.before == SYRINGE_TARE + Decimal("5.713")  # the filled syringe's reading
+    assert emptied.net == Decimal("5.713")  # the accepted overdraw, all delivered
+    final = reviewed.step(8).weights[0]
+    assert final.expected_net == Decimal("5.713") and final.net == Decimal("5.959")
+    assert final.deviation_percent == Decimal("4.31")
+    (syringe,) = reviewed.syringes
+    assert (syringe.drawn, syringe.delivered, syringe.left) == (
+        Decimal("5.713"), Decimal("5.713"), Decimal(0))
 
 
 def test_flags_put_overrides_and_stops_first_then_the_notes(reviewed):
     flags = [(f.level, f.step, f.text) for f in reviewed.flags]
-    stop = "out of tolerance: 5.656 g weighed, 5.050 g expected: +12.0% is outside ±5.0%"
+    stop = "out of tolerance: 5.713 g weighed, 5.101 g expected: +12.0% is outside ±5.0%"
     assert flags == [
         (ALERT, 5, f"Step 5: override by Lee Nakamura, PharmD (rph.lee): {OVERRIDE_REASON} — "
                    f"it cleared: {stop}"),
@@ -116,7 +124,7 @@ def test_flags_put_overrides_and_stops_first_then_the_notes(reviewed):
         (ALERT, 5, f"Step 5: hard stop — {stop}; overridden by Lee Nakamura, PharmD (rph.lee)"),
         (ALERT, 1, f"Step 1: recalled lot R0420 of Sodium Chloride 0.9%: {RECALL}; refused, "
                    "retried by tech.ana"),
-        (NOTE, 7, "Step 7: near tolerance: +4.3 % of ±5 % — Weigh the final container"),
+        (NOTE, 8, "Step 8: near tolerance: +4.3 % of ±5 % — Weigh the final container"),
         (NOTE, 3, "Step 3: photo refused — too blurred to read the lot; retried by tech.ana"),
     ]
     assert len(reviewed.alerts) == 4
@@ -144,10 +152,10 @@ def test_the_timeline_is_every_stored_event_in_order_with_its_phase(reviewed, se
     read = next(t for t in timeline if t.weight is not None and t.step == 5)
     assert read.weight is reviewed.step(5).weights[0]
     assert read.summary == (
-        "Read 17.656 g on balance MT-B123456789: net 5.656 g, expected 5.050 g (+12.00 % of "
-        "±5 %): out of tolerance: 5.656 g weighed, 5.050 g expected: +12.0% is outside ±5.0%")
+        "Read 17.713 g on balance MT-B123456789: net 5.713 g, expected 5.101 g (+12.01 % of "
+        "±5 %): out of tolerance: 5.713 g weighed, 5.101 g expected: +12.0% is outside ±5.0%")
     assert timeline[0].summary == (
-        "Order RX-REVIEW for Doe, Jane (MRN100) recorded: 9 steps, formulary version 1")
+        "Order RX-REVIEW for Doe, Jane (MRN100) recorded: 10 steps, formulary version 1")
     override = next(t for t in timeline if t.kind == "overridden")
     assert override.step == 5 and override.user_id == "rph.lee"
     assert override.signature == reviewed.step(5).override

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
 from station.core.acceptance import AcceptanceTracker
 from station.core.bud import BudTable
+from station.core.components import LotSource
 from station.core.formulary import Formulary
-from station.core.identifiers import Gtin
+from station.core.identifiers import Expiry, Gtin, Lot
 from station.core.recipe import build_recipe
 from station.core.workflow import Phase, Preparation, Started, StopReason, apply
 from station.records.opened_vials import OpenedVials
@@ -60,14 +62,33 @@ def test_a_recalled_lot_stops_the_scan(backend, tracker, at_heparin_scan):
     assert "particulates" in stopped.stop.message
 
 
-def test_an_expired_opened_vial_stops_the_scan(backend, tracker, at_heparin_scan):
+def test_an_opened_vial_past_its_beyond_use_time_stops_the_scan(backend, tracker,
+                                                                 at_heparin_scan):
     formulary = Formulary.from_mapping(FORMULARY)
     vials = OpenedVials(backend.engine, clock, BudTable.load())
     heparin = formulary.by_ndc_text("0409-2720-01")
-    vials.open(heparin, "K80", "SN9", NOW - dt.timedelta(days=40), Decimal("4"))
+    opened = vials.open(heparin, "K80", "SN9", NOW - dt.timedelta(days=40), Decimal("4"),
+                        expiry=dt.date(2028, 12, 31))
     events = ScanEvents(RecallList(backend.engine, clock), vials)
     event = events.event_for(tracker.observe_handheld(heparin_scan("K80", "SN9")),
                              user="tech.ana", at=NOW)
+    assert event.opened_vial == opened.in_use
     stopped = apply(at_heparin_scan, event)
-    assert stopped.stop.reason is StopReason.EXPIRED
-    assert stopped.stop.message.startswith("expired: opened vial expired at ")
+    assert stopped.stop.reason is StopReason.OPENED_VIAL_PAST_BUD
+    assert stopped.stop.message.startswith(f"opened vial {opened.label}, first punctured ")
+    assert "is past its beyond-use time" in stopped.stop.message
+
+
+def test_a_lot_typed_for_a_linear_barcode_is_checked_against_the_recalls(backend, tracker,
+                                                                          at_heparin_scan):
+    recalls = RecallList(backend.engine, clock)
+    recalls.add("0409-2720-01", "K77", "FDA class II recall: particulates", by="rph.ben")
+    decision = tracker.observe_handheld("]E00304092720014")  # UPC-A: no lot, no expiry
+    assert decision.accepted and decision.identity.lot is None
+    typed = replace(decision, identity=replace(decision.identity, lot=Lot("K77"),
+                                               expiry=Expiry(dt.date(2028, 12, 31))))
+    event = ScanEvents(recalls).event_for(typed, user="tech.ana", at=NOW,
+                                          lot_source=LotSource.TYPED)
+    assert event.lot_source is LotSource.TYPED and event.source is LotSource.TYPED
+    stopped = apply(at_heparin_scan, event)
+    assert stopped.stop.reason is StopReason.RECALLED

@@ -13,18 +13,31 @@ from decimal import Decimal
 import cv2
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from station.cli import audit, records
 from station.config.model import DEFAULT_SITE_TOLERANCE
+from station.core.bud import BudTable
+from station.core.components import LotSource
 from station.core.workflow import ProductScanned
-from station.demo.seed import SeedError, seed, simulated_balance
+from station.demo.seed import TECHNICIANS, SeedError, seed, simulated_balance
 from station.records.audit import photo_hashes, verify_record
 from station.records.formulary_versions import FormularyVersions
+from station.records.opened_vials import OpenedVials
 from station.records.record import open_record
+from station.records.schema import events
 from station.records.search import summaries
 from tests.backends import fresh_postgres
 from tests.clock import FakeClock
-from tests.records.seeding import COUNT, END, SEED, STATION, seed_record
+from tests.records.seeding import (
+    COUNT,
+    END,
+    SEED,
+    STATION,
+    accepted_sources,
+    seed_record,
+    unidentified_components,
+)
 
 #: The seeder itself: several records seeded through the whole workflow.
 pytestmark = pytest.mark.slow
@@ -122,13 +135,24 @@ def test_inputs_are_real_scans_balance_readings_and_photos(seeded):
         order = stored[0].payload["order"]
         assert order["order_id"].startswith("RX-2601")  # derived from a sample order
         prep = service.load(preparation_id)
-        for event in prep.events:
-            if isinstance(event, ProductScanned):
-                scan = event.scan
-                assert scan.raw.startswith("]d2") and scan.lot and scan.serial and scan.expiry
-                assert not scan.expiry.is_expired_on(event.at.date())
-                assert event.product is not None
-                assert scan.gtin in event.product.gtins
+        for record in prep.records:
+            attempt = record.accepted
+            if attempt is None or not isinstance(attempt.event, ProductScanned):
+                continue
+            event = attempt.event
+            scan = event.scan
+            # every accepted component has a lot and an expiry, wherever they came from
+            assert scan.lot and scan.expiry, event
+            assert not scan.expiry.is_expired_on(event.at.date())
+            assert event.product is not None
+            assert scan.gtin in event.product.gtins
+            if event.source is LotSource.BARCODE:
+                assert scan.raw.startswith("]d2") and scan.serial
+            elif event.source is LotSource.OPENED_VIAL:
+                assert event.opened_vial is not None and event.opened_vial.key.startswith("OV-")
+            else:  # only a UPC-A: the printed lot read and confirmed, or typed twice
+                assert scan.raw.startswith("]E0") and event.source in (
+                    LotSource.PRINTED_TEXT, LotSource.TYPED)
         readings = [e for e in stored if e.kind == "weight_read"]
         balances |= {e.payload["balance_id"] for e in readings}
         assert len({e.payload["balance_id"] for e in readings}) == 1  # one hood, one balance
@@ -251,3 +275,25 @@ def test_station_records_seed_runs_as_a_process_once_wired(tmp_path):
                             capture_output=True, text=True, check=False, timeout=120)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.startswith(f"seeded 1 preparation into {url}: ")
+
+
+def test_every_accepted_component_in_the_stored_events_has_a_lot_and_an_expiry(tmp_path):
+    # A longer shift than the shared one, so every way of identifying a component appears.
+    record, report = seed_record(f"sqlite:///{tmp_path / 'long.db'}", count=30, seed_value=3)
+    try:
+        assert unidentified_components(record) == []
+        sources = accepted_sources(record)
+        with record.engine.connect() as connection:
+            kinds = Counter(connection.execute(
+                select(events.c.kind)).scalars())
+        kept = OpenedVials(record.engine, FakeClock(END), BudTable.load()).in_use()
+    finally:
+        record.close()
+    # UPC-A-only packages read from the print and typed, opened vials drawn from again
+    assert sources["printed_text"] > 0 and sources["typed"] > 0, sources
+    assert sources["opened_vial"] > 0 and kept, sources
+    assert sources["barcode"] > sources["printed_text"]
+    assert all(v.punctured_by in TECHNICIANS for v in kept)
+    # a label printed for each label scanned back; an emptied syringe weighed per injection
+    assert kinds["label_printed"] >= kinds["label_scanned"] > 0
+    assert len(report.preparation_ids) == 30

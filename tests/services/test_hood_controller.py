@@ -16,19 +16,30 @@ import pytest
 
 from scale_drivers.api import BalanceInfo, Reading
 from station.core.formulary import Formulary
+from station.core.identifiers import Expiry, Lot
+from station.core.printed_lot import PrintedLot, Refusal, RefusalKind
 from station.core.recipe import StepKind, build_recipe
+from station.core.scan import parse_scan
 from station.core.workflow import Cancelled, Phase, PhotoTaken, Preparation, Retried
 from station.devices.camera import Frame
 from station.devices.decoding import Symbol
-from station.services.hood import BalanceRefused, HoodView, NextAction
+from station.devices.ocr import OcrResult
+from station.services.hood import BalanceRefused, HoodView, NextAction, PendingLot
 from station.services.hood_controller import (
     STABLE_TIMEOUT,
     Confirm,
+    ConfirmPrintedLot,
+    DiscardVial,
     Finished,
     GaugeMessage,
     HoodController,
+    KeepVial,
+    OfferPrintedLot,
+    PrintLabel,
+    ReadPrintedLot,
     RequestStableWeight,
     Retry,
+    SetAside,
     SetStreaming,
     ShowMessage,
     SubmitBalanceCheck,
@@ -37,6 +48,7 @@ from station.services.hood_controller import (
     SubmitLabel,
     SubmitPhoto,
     SubmitWeight,
+    TypeLot,
     balance_to_use,
 )
 from tests.station.builders import FORMULARY, NOW, TOLERANCE, Technician, order
@@ -288,7 +300,7 @@ def test_enter_takes_the_photo_again_and_a_new_attempt_wants_its_own(prep, tech)
 
 
 def test_the_labelled_container_is_photographed_on_enter_only(prep, tech):
-    prep = tech.advance_to(prep, 9)
+    prep = tech.advance_to(prep, len(prep.recipe.steps))
     assert prep.step is not None and prep.step.kind is StepKind.PHOTO
     controller = controller_at(view_of(prep, NextAction.PHOTO), prep)
     assert not controller.photo_wanted and photographed(controller.frame(frame(1))) is None
@@ -317,6 +329,9 @@ def test_camera_symbols_are_a_scan_only_on_a_scanning_step(prep, tech):
 def test_a_handheld_scan_goes_to_the_step_that_wants_one(prep, tech):
     controller = controller_at(view_of(prep, NextAction.SCAN), prep)
     assert controller.handheld("]d2010030338") == [SubmitHandheld("]d2010030338")]
+    controller.view_changed(view_of(prep, NextAction.PRINT_LABEL), prep)
+    assert controller.handheld("P-0001") == [ShowMessage(
+        "✖ the label has not been printed: print it, apply it, then scan it")]
     controller.view_changed(view_of(prep, NextAction.SCAN_LABEL), prep)
     assert controller.handheld("P-0001") == [SubmitLabel("P-0001")]
     view, prep = weighing(prep, tech)
@@ -337,14 +352,111 @@ def test_a_handheld_scan_with_no_preparation_open_is_refused():
     (NextAction.WEIGH, []),
     (NextAction.SCAN, []),
     (NextAction.PHARMACIST_CHECK, []),
+    (NextAction.PRINT_LABEL, [PrintLabel()]),
+    (NextAction.SCAN_LABEL, []),
 ])
-def test_enter_confirms_or_retries(prep, action, requests):
+def test_enter_confirms_retries_or_prints_the_label(prep, action, requests):
     controller = controller_at(view_of(prep, action), prep)
     assert controller.primary() == requests
 
 
 def test_enter_with_nothing_open_does_nothing():
     assert HoodController().primary() == []
+
+
+# ---------------------------------------------------------------- the lot of a linear barcode
+
+
+HEPARIN_UPC = "]E00304092720014"
+READ = OcrResult(PrintedLot(Lot("L2405A"), Expiry(dt.date(2028, 12, 31), "2028-12-31"),
+                            "LOT L2405A / EXP 2028-12-31", 91.0), (), 2, 0.5)
+REFUSED = OcrResult(Refusal(RefusalKind.NOT_FOUND, "no printed lot found"), (), 0, 0.3)
+
+
+def waiting(prep: Preparation, tech: Technician, number: int, frame_index: int | None,
+            read: PrintedLot | None = None) -> tuple[HoodView, Preparation]:
+    """At the heparin scan, its UPC-A read: the hood waits for the lot (package ``number``)."""
+    prep = tech.advance_to(prep, 3)
+    assert prep.step is not None and prep.step.kind is StepKind.SCAN
+    assert prep.step.product is not None
+    pending = PendingLot(number, prep.preparation_id, 3, prep.step.product,
+                         parse_scan(HEPARIN_UPC, 2026), "the barcode carries no lot and no "
+                         "expiry", frame_index, read)
+    return view_of(prep, NextAction.IDENTIFY_LOT, pending_lot=pending), prep
+
+
+def test_the_print_is_read_once_from_the_frame_the_barcode_was_read_in(prep, tech):
+    view, prep = waiting(prep, tech, 1, frame_index=2)
+    controller = controller_at(view_of(prep, NextAction.SCAN), prep)
+    shown = [frame(1), frame(2), frame(3)]
+    for seen in shown:
+        assert controller.symbols(seen, [SYMBOL]) == [SubmitCameraRead(seen, [SYMBOL])]
+    [ask] = controller.view_changed(view, prep)
+    assert isinstance(ask, ReadPrintedLot) and ask.frame is shown[1]
+    assert controller.scanning  # another package shown may replace the one waiting
+    assert controller.view_changed(view, prep) == []  # the same package: read once
+    assert not controller.lot_read_wanted
+    assert controller.printed_lot_read(READ) == [OfferPrintedLot(READ)]
+    offered = replace(view, pending_lot=replace(view.pending_lot, read=READ.printed_lot))
+    assert controller.view_changed(offered, prep) == []
+    assert controller.primary() == [ConfirmPrintedLot()]
+
+
+def test_after_a_handheld_scan_the_print_is_read_from_the_next_frame(prep, tech):
+    view, prep = waiting(prep, tech, 1, frame_index=None)
+    controller = controller_at(view, prep)
+    assert controller.lot_read_wanted
+    [ask] = controller.frame(frame(7))
+    assert isinstance(ask, ReadPrintedLot) and ask.frame.index == 7
+    assert controller.frame(frame(8)) == []
+    assert controller.primary() == [
+        ShowMessage("✖ no printed lot to confirm: type the lot and expiry twice")]
+    assert controller.printed_lot_read(REFUSED) == [OfferPrintedLot(REFUSED)]
+
+
+def test_a_read_that_comes_back_for_a_package_no_longer_waiting_is_dropped(prep, tech):
+    first, prep = waiting(prep, tech, 1, frame_index=None)
+    controller = controller_at(first, prep)
+    controller.frame(frame(1))  # asked for package 1
+    second = replace(first, pending_lot=replace(first.pending_lot, number=2))
+    assert controller.view_changed(second, prep) == []
+    controller.frame(frame(2))  # asked for package 2
+    assert controller.printed_lot_read(READ) == []  # package 1's read
+    assert controller.printed_lot_read(READ) == [OfferPrintedLot(READ)]
+    assert controller.printed_lot_read(READ) == []  # nothing more was asked
+
+
+def test_typing_and_setting_aside_go_to_the_package_waiting(prep, tech):
+    view, prep = waiting(prep, tech, 1, frame_index=None)
+    controller = controller_at(view, prep)
+    assert controller.lot_typed("L1", "2028-12", "L1", "2028-12") == [
+        TypeLot("L1", "2028-12", "L1", "2028-12")]
+    assert controller.set_aside() == [SetAside()]
+    assert controller.handheld(HEPARIN_UPC) == [SubmitHandheld(HEPARIN_UPC)]
+    controller.view_changed(view_of(prep, NextAction.SCAN), prep)
+    assert controller.lot_typed("L1", "2028-12", "L1", "2028-12") == [
+        ShowMessage("✖ no package is waiting for its lot: nothing recorded")]
+    assert controller.set_aside() == []
+
+
+# ---------------------------------------------------------------- the label and the vial
+
+
+def test_the_label_prints_only_at_the_label_step(prep):
+    controller = controller_at(view_of(prep, NextAction.WEIGH), prep)
+    [refused] = controller.print_label()
+    assert isinstance(refused, ShowMessage) and "after the final container check" in refused.text
+    controller.view_changed(view_of(prep, NextAction.SCAN_LABEL), prep)
+    assert controller.print_label("smudged") == [PrintLabel("smudged")]
+
+
+def test_a_vial_is_kept_only_when_the_hood_says_it_may_be(prep):
+    controller = controller_at(view_of(prep, NextAction.PHOTO), prep)
+    [refused] = controller.keep_vial()
+    assert isinstance(refused, ShowMessage)
+    controller.view_changed(view_of(prep, NextAction.PHOTO, vial_keepable=True), prep)
+    assert controller.keep_vial() == [KeepVial()]
+    assert controller.discard_vial("OV-1", "empty") == [DiscardVial("OV-1", "empty")]
 
 
 # ---------------------------------------------------------------- leaving the hood

@@ -7,17 +7,18 @@ import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from station.core.formulary import Product
+from station.core.formulary import CompoundingCategory, Product, Storage
 from station.core.gravimetry import BalanceSpec
 from station.core.identifiers import Gtin
 from station.core.orders import DoseOrder, Worklist
 from station.core.quantities import Mass, Tolerance
-from station.core.recipe import Recipe, StepKind
+from station.core.recipe import MassCheck, Recipe, StepKind
 from station.core.scan import parse_scan
 from station.core.workflow import (
     ActionConfirmed,
     Event,
     InProcessChecked,
+    LabelPrinted,
     LabelScanned,
     Phase,
     PhotoTaken,
@@ -149,6 +150,14 @@ class Technician:
             return ProductScanned(self.user, self.at, scan_of(step.product), step.product)
         if step.kind is StepKind.WEIGH_TARE:
             return self.weight(self.tare_mass)
+        if step.kind is StepKind.WEIGH_NET and step.check is MassCheck.DELIVERED:
+            # Emptied completely: the syringe weighs what it did before the draw.
+            assert step.reference is not None
+            draw = prep.recipe.step(step.reference)
+            assert draw.reference is not None
+            empty = prep.record(draw.reference).accepted
+            assert empty is not None and isinstance(empty.event, WeightRead)
+            return self.weight(empty.event.mass.grams)
         if step.kind is StepKind.WEIGH_NET:
             if step.sums:
                 expected = sum((prep.net_mass(n).grams for n in step.sums), Decimal(0))
@@ -159,9 +168,18 @@ class Technician:
             return self.weight(self.tare_mass + net)
         if step.kind is StepKind.ACTION:
             return ActionConfirmed(self.user, self.at)
+        if step.kind is StepKind.LABEL and not record.labels:
+            return self.label(prep)
         if step.kind is StepKind.LABEL:
             return LabelScanned(self.user, self.at, prep.preparation_id)
         return PhotoTaken(self.user, self.at, f"sha256:{step.number:064x}")
+
+    def label(self, prep: Preparation, copy: int = 1, reason: str = "") -> LabelPrinted:
+        """The label printed at the label step (the BUD here is a plain figure)."""
+        return LabelPrinted(self.user, self.at, self.at + dt.timedelta(hours=12),
+                            "USP <797> Table 12, Category 1, controlled room temperature: "
+                            "12 hours", CompoundingCategory.CATEGORY_1, Storage.ROOM,
+                            "file:///dev/null", copy, reason)
 
     def start(self, recipe: Recipe, preparation_id: str = "P-0001") -> Preparation:
         return self.do(Preparation.new(preparation_id, recipe), Started(self.user, self.at))

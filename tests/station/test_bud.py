@@ -21,6 +21,7 @@ from station.core.bud import (
     Sterilization,
     Storage,
 )
+from station.core.formulary import CompoundedAs, Container
 
 IMMEDIATE = CompoundingCategory.IMMEDIATE_USE
 CAT1 = CompoundingCategory.CATEGORY_1
@@ -314,6 +315,46 @@ def test_single_dose_vial_keeps_12_hours() -> None:
     )
 
 
+def test_single_dose_vial_entered_outside_iso_class_5_keeps_1_hour() -> None:
+    result = TABLE.opened_container_until(PUNCTURE, container=Container.SINGLE_DOSE, iso5=False)
+    assert result.until == PUNCTURE + timedelta(hours=1)
+    assert "worse than ISO Class 5 air" in result.rule
+
+
+def test_pharmacy_bulk_package_keeps_its_labeled_time_and_only_in_iso_class_5() -> None:
+    default = TABLE.opened_container_until(PUNCTURE, container=Container.PHARMACY_BULK_PACKAGE)
+    assert default.until == PUNCTURE + timedelta(hours=4)
+    assert default.rule.startswith("USP <797> pharmacy bulk package")
+    labeled = TABLE.opened_container_until(PUNCTURE, container=Container.PHARMACY_BULK_PACKAGE,
+                                           manufacturer_limit=timedelta(hours=8))
+    assert labeled.until == PUNCTURE + timedelta(hours=8)
+    assert labeled.rule.startswith("manufacturer's labeling (instead of the USP <797> default")
+    with pytest.raises(BudError, match=r"^a pharmacy bulk package may be entered only in ISO"):
+        TABLE.opened_container_until(PUNCTURE, container=Container.PHARMACY_BULK_PACKAGE,
+                                     iso5=False)
+
+
+def test_a_reconstituted_solution_keeps_no_longer_than_its_labeling() -> None:
+    result = TABLE.opened_container_until(PUNCTURE, container=Container.MULTI_DOSE,
+                                          reconstituted_limit=timedelta(hours=24))
+    assert result == BeyondUse(PUNCTURE + timedelta(hours=24),
+                               "manufacturer's labeling for the reconstituted solution: 1 day")
+    longer = TABLE.opened_container_until(PUNCTURE, container=Container.SINGLE_DOSE,
+                                          reconstituted_limit=timedelta(days=7))
+    assert longer.until == PUNCTURE + timedelta(hours=12)
+
+
+def test_a_preparation_is_capped_by_an_opened_vial_it_was_drawn_from() -> None:
+    terms = CompoundedAs(CompoundingCategory.CATEGORY_2, Storage.REFRIGERATED)
+    vial = BeyondUse(PUNCTURE + timedelta(hours=3), "vial rule")
+    bud = TABLE.preparation_until(PUNCTURE, terms, component_expiries=[date(2026, 1, 1)],
+                                  opened_vials=[vial])
+    assert bud == BeyondUse(PUNCTURE + timedelta(hours=3),
+                            "an opened vial it was drawn from keeps only until then (vial rule)")
+    unopened = TABLE.preparation_until(PUNCTURE, terms, component_expiries=[date(2026, 1, 1)])
+    assert unopened.until == PUNCTURE + timedelta(days=10)
+
+
 def test_single_dose_vial_takes_a_shorter_manufacturer_limit() -> None:
     result = TABLE.opened_container_until(
         PUNCTURE, multi_dose=False, manufacturer_limit=timedelta(hours=6)
@@ -421,6 +462,8 @@ MINIMAL: dict[str, Any] = {
         {"container": "single_dose_vial", "hours": 12, "citation": "vial"},
         {"container": "single_dose_ampule", "hours": 0, "citation": "ampule"},
         {"container": "multi_dose", "days": 28, "citation": "multi"},
+        {"container": "single_dose_vial_outside_iso5", "hours": 1, "citation": "dirty air"},
+        {"container": "pharmacy_bulk_package", "hours": 4, "citation": "bulk"},
     ],
 }
 
@@ -523,7 +566,8 @@ def test_a_list_of_storages_and_wildcards_cover_every_named_combination() -> Non
         (
             _with_opened(container="bag"),
             "[[opened]] row 1: container 'bag' is not one of single_dose_vial, "
-            "single_dose_ampule, multi_dose",
+            "single_dose_vial_outside_iso5, single_dose_ampule, multi_dose, "
+            "pharmacy_bulk_package",
         ),
         (
             _with_opened(container="multi_dose"),
@@ -531,7 +575,8 @@ def test_a_list_of_storages_and_wildcards_cover_every_named_combination() -> Non
         ),
         (
             _with(opened=MINIMAL["opened"][:1]),
-            "the BUD table has no [[opened]] row for single_dose_ampule, multi_dose",
+            "the BUD table has no [[opened]] row for single_dose_vial_outside_iso5, "
+            "single_dose_ampule, multi_dose, pharmacy_bulk_package",
         ),
         (
             _with_opened(hours=-1),

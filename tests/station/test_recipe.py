@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from station.core.errors import RecipeError
+from station.core.quantities import Quantity, Unit
 from station.core.recipe import MassCheck, StepKind, build_recipe
 
 from .builders import TOLERANCE, order
@@ -18,16 +19,27 @@ def test_a_liquid_dose_into_a_bag(recipe_for):
     recipe = recipe_for(("0409-2720-01", "25000 units"))
     assert kinds(recipe) == [
         ("scan", None), ("weigh tare", None), ("scan", None), ("weigh tare", None),
-        ("weigh net", "dose"), ("action", None), ("weigh net", "final"), ("label", None),
-        ("photo", None),
+        ("weigh net", "dose"), ("action", None), ("weigh net", "delivered"),
+        ("weigh net", "final"), ("label", None), ("photo", None),
     ]
     draw = recipe.step(5)
-    assert draw.title == "Draw 5 mL (25000 units) of Heparin Sodium and weigh the syringe"
-    assert draw.expected_mass == Decimal("5.050")  # 5 mL × SG 1.010
+    assert draw.title == ("Draw 5 mL (25000 units) of Heparin Sodium into a 10 mL syringe and "
+                          "weigh the syringe")
+    # aimed at 5 mL and half the 0.10 mL a 10 mL syringe may keep: 5.05 mL × SG 1.010
+    assert draw.expected_mass == Decimal("5.10050")
+    assert draw.syringe_ml == Decimal(10) and draw.checked_dose == Quantity(Decimal("25250"),
+                                                                           Unit.UNIT)
     assert draw.reference == 4
-    assert recipe.step(7).sums == (5,)
-    assert recipe.step(7).reference == 2
-    assert [s.number for s in recipe.steps if s.photo_required] == [1, 3, 5, 7, 9]
+    emptied = recipe.step(7)
+    assert emptied.title == "Weigh the emptied syringe 1 of 1 (Heparin Sodium)"
+    # what must leave the syringe is the dose: 5 mL × SG 1.010
+    assert (emptied.reference, emptied.dose, emptied.expected_mass) == (5, draw.dose,
+                                                                        Decimal("5.050"))
+    assert emptied.checked_dose == draw.dose
+    # The bag is checked against what left the syringes, not against what was drawn.
+    assert recipe.step(8).sums == (7,)
+    assert recipe.step(8).reference == 2
+    assert [s.number for s in recipe.steps if s.photo_required] == [1, 3, 5, 8, 10]
 
 
 def test_a_powder_is_reconstituted_and_the_dose_split_over_vials(recipe_for):
@@ -66,7 +78,9 @@ def test_two_ingredients_are_both_weighed_and_the_bag_gains_both(recipe_for):
     recipe = recipe_for(("0409-2720-01", "5000 units"), ("55150-1234-1", "10 mEq"))
     final = next(s for s in recipe.steps if s.check is MassCheck.FINAL)
     doses = [s.number for s in recipe.steps if s.check is MassCheck.DOSE]
-    assert final.sums == tuple(doses)
+    delivered = [s for s in recipe.steps if s.check is MassCheck.DELIVERED]
+    assert final.sums == tuple(s.number for s in delivered)
+    assert [s.reference for s in delivered] == doses
     assert len(doses) == 2
 
 

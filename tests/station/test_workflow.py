@@ -6,9 +6,11 @@ from decimal import Decimal
 
 import pytest
 
+from station.core.components import LotSource
 from station.core.errors import WorkflowError
-from station.core.identifiers import Ndc
-from station.core.recipe import StepKind
+from station.core.identifiers import Expiry, Lot, Ndc
+from station.core.recipe import MassCheck, StepKind
+from station.core.scan import parse_scan
 from station.core.workflow import (
     EVENT_TYPES,
     TERMINAL_PHASES,
@@ -17,6 +19,7 @@ from station.core.workflow import (
     Cancelled,
     Event,
     InProcessChecked,
+    LabelPrinted,
     LabelScanned,
     Overridden,
     Phase,
@@ -77,7 +80,7 @@ def test_two_vials_and_reconstitution_are_all_weighed(recipe_for):
     tech = Technician()
     recipe = recipe_for((CEFAZOLIN, "2 g"))
     checks = [s.check.value for s in recipe.steps if s.kind is StepKind.WEIGH_NET]
-    assert checks == ["diluent", "dose", "diluent", "dose", "final"]
+    assert checks == ["diluent", "dose", "diluent", "dose", "delivered", "delivered", "final"]
     prep = finish(tech, tech.start(recipe))
     final = recipe.steps[-3]
     assert final.check.value == "final"
@@ -192,7 +195,7 @@ def test_out_of_tolerance_is_redrawn_and_every_attempt_kept(recipe_for):
     prep = tech.advance_to(tech.start(recipe), draw.number)
     prep = apply(prep, tech.weight(tech.tare_mass + Decimal("5.700")))
     assert prep.stop.message == (
-        "out of tolerance: 5.700 g weighed, 5.050 g expected: +12.9% is outside ±5.0%"
+        "out of tolerance: 5.700 g weighed, 5.101 g expected: +11.8% is outside ±5.0%"
     )
     with pytest.raises(WorkflowError, match=r"^WeightRead is not allowed while the preparation "
                        r"is hard stop$"):
@@ -212,7 +215,7 @@ def test_small_dose_on_a_coarse_balance_is_not_verifiable_and_needs_a_pharmacist
     prep = tech.do(prep, tech.right_event(prep))  # a perfect draw
     assert prep.stop.reason is StopReason.NOT_VERIFIABLE
     assert prep.stop.message.startswith(
-        "not verifiable by weight: the balance cannot verify 0.503 g to ±5.0%"
+        "not verifiable by weight: the balance cannot verify 0.538 g to ±5.0%"
     )
     prep = tech.do(prep, Overridden("rph.ben", NOW, "volume checked in syringe, photo"))
     assert prep.record(draw.number).accepted.result.verdict.value == "not verifiable by weight"
@@ -260,6 +263,10 @@ def test_the_label_must_be_this_preparations(recipe_for):
     prep = tech.start(recipe)
     while prep.step.number < label.number:
         prep = tech.do(prep, tech.right_event(prep))
+    with pytest.raises(WorkflowError, match=r"^the label of P-0001 has not been printed: print "
+                       r"it, apply it, then scan it$"):
+        apply(prep, LabelScanned(tech.user, NOW, "P-0001"))
+    prep = tech.do(prep, tech.label(prep))
     stopped = apply(prep, LabelScanned(tech.user, NOW, "P-9999"))
     assert stopped.stop.reason is StopReason.WRONG_LABEL
     assert stopped.stop.message == "label scanned 'P-9999', but this preparation is 'P-0001'"
@@ -275,7 +282,8 @@ def test_final_container_that_did_not_gain_the_injected_mass_stops(recipe_for):
     # Only about half of the syringe reached the bag.
     stopped = apply(prep, tech.weight(tech.tare_mass + Decimal("2.600")))
     assert stopped.stop.reason is StopReason.OUT_OF_TOLERANCE
-    assert "2.600 g weighed, 5.050 g expected" in stopped.stop.message
+    # what left the syringe: the 5 mL dose and the 0.05 mL its 10 mL syringe was aimed to keep
+    assert "2.600 g weighed, 5.100 g expected" in stopped.stop.message
 
 
 # ------------------------------------------------------------------------------ guards
@@ -352,6 +360,7 @@ def sample_event(kind: type[Event], prep: Preparation) -> Event:
         WeightRead: Technician().weight(Decimal("100.000")),
         PhotoTaken: PhotoTaken("tech.ana", NOW, "sha256:" + "0" * 64),
         ActionConfirmed: ActionConfirmed("tech.ana", NOW),
+        LabelPrinted: Technician().label(prep),
         LabelScanned: LabelScanned("tech.ana", NOW, prep.preparation_id),
         Retried: Retried("tech.ana", NOW),
         Overridden: Overridden(who, NOW, "checked by hand"),
@@ -386,7 +395,7 @@ def test_every_phase_and_event_pair_is_either_in_the_table_or_refused(recipe_for
                 continue  # legal pair, refused by a guard or the current step: checked above
             assert after.phase in transition.targets
             assert after.events == (*prep.events, event)
-    assert legal == len(TRANSITIONS) == 15
+    assert legal == len(TRANSITIONS) == 16
 
 
 def test_terminal_phases_accept_nothing():
@@ -427,3 +436,114 @@ def test_a_draw_from_a_reconstituted_vial_uses_the_diluent_as_weighed(recipe_for
     measured = diluted.record(draw.number).attempts[-1].result.measured_dose
     # 3.174 g × 0.9999 g of drug ÷ 3.3924 g of solution (3.2724 − 2.5 + 2.620)
     assert measured.value.quantize(Decimal("0.001")) == Decimal("0.936")
+
+
+# ------------------------------------------------------------------------------ issue-15 rules
+
+
+def _upc_only(product):
+    """A read of the package's linear barcode alone: an NDC, no lot, no expiry."""
+    return parse_scan("]E0" + product.ndc.gtin().upc_a, reference_year=2026)
+
+
+def test_the_right_product_without_lot_and_expiry_is_not_accepted(recipe_for):
+    tech = Technician()
+    prep = tech.start(recipe_for((HEPARIN_5000, "25000 units")))
+    base = prep.step.product
+    with pytest.raises(WorkflowError, match=r"the barcode carries no lot and no expiry; its lot "
+                       r"and expiry must be read from the printed label or typed twice"):
+        apply(prep, ProductScanned(tech.user, NOW, _upc_only(base), base))
+    typed = replace(_upc_only(base), lot=Lot("TY77"), expiry=Expiry(dt.date(2027, 5, 31)))
+    after = apply(prep, ProductScanned(tech.user, NOW, typed, base, lot_source=LotSource.TYPED))
+    accepted = after.record(1).accepted
+    assert accepted is not None and accepted.event.source is LotSource.TYPED
+
+
+def test_a_typed_expired_lot_of_a_linear_only_vial_is_a_hard_stop(recipe_for):
+    tech = Technician()
+    prep = tech.start(recipe_for((HEPARIN_5000, "25000 units")))
+    base = prep.step.product
+    typed = replace(_upc_only(base), lot=Lot("OLD1"), expiry=Expiry(dt.date(2026, 11, 25)))
+    stopped = apply(prep, ProductScanned(tech.user, NOW, typed, base,
+                                         lot_source=LotSource.PRINTED_TEXT))
+    assert stopped.stop.reason is StopReason.EXPIRED
+    assert stopped.stop.message == ("expired: lot OLD1 of Sodium Chloride 0.9% expired "
+                                    "2026-11-25")
+
+
+def test_a_wrong_product_stops_without_asking_for_its_lot(recipe_for, formulary):
+    tech = Technician()
+    prep = tech.start(recipe_for((HEPARIN_5000, "25000 units")))
+    other = formulary.by_ndc_text(HEPARIN_5000)
+    stopped = apply(prep, ProductScanned(tech.user, NOW, _upc_only(other), other))
+    assert stopped.stop.reason is StopReason.WRONG_PRODUCT
+
+
+def test_an_opened_vial_past_its_bud_is_a_stop_no_pharmacist_can_override(recipe_for):
+    tech = Technician()
+    recipe = recipe_for((HEPARIN_5000, "25000 units"))
+    scan = first_step(recipe, StepKind.SCAN, 1)
+    prep = tech.advance_to(tech.start(recipe), scan.number)
+    problem = "opened vial OV-7, first punctured 2026-11-25T21:29-06:00, is past its beyond-use"
+    stopped = apply(prep, ProductScanned(tech.user, NOW, scan_of(scan.product), scan.product,
+                                         opened_vial_problem=problem))
+    assert stopped.stop.reason is StopReason.OPENED_VIAL_PAST_BUD
+    assert stopped.stop.message == problem
+    with pytest.raises(WorkflowError, match="cannot be overridden"):
+        apply(stopped, Overridden("rph.ben", NOW, "looks fine"))
+
+
+def test_the_label_prints_only_at_the_label_step_and_reprints_need_a_reason(recipe_for):
+    tech = Technician()
+    recipe = recipe_for((HEPARIN_5000, "25000 units"))
+    final = next(s for s in recipe.steps if s.sums)
+    prep = tech.advance_to(tech.start(recipe), final.number)
+    with pytest.raises(WorkflowError, match=r"^the label prints at the label step, after every "
+                       r"weight has passed; this is step \d+ \(Weigh the final container\)$"):
+        apply(prep, tech.label(prep))
+    prep = tech.advance(prep, 2)  # the final weight and its photo
+    assert prep.step.kind is StepKind.LABEL
+    prep = tech.do(prep, tech.label(prep))
+    with pytest.raises(WorkflowError, match=r"^printing the label again needs a reason$"):
+        apply(prep, tech.label(prep, copy=2))
+    with pytest.raises(WorkflowError, match=r"expected copy 2"):
+        apply(prep, tech.label(prep, copy=3, reason="torn"))
+    prep = tech.do(prep, tech.label(prep, copy=2, reason="label torn while applying"))
+    assert [label.copy for label in prep.record(prep.step.number).labels] == [1, 2]
+
+
+def test_the_bag_is_checked_against_what_left_the_syringe(recipe_for):
+    tech = Technician()
+    recipe = recipe_for((HEPARIN_5000, "25000 units"))
+    emptied = next(s for s in recipe.steps if s.check is MassCheck.DELIVERED)
+    prep = tech.advance_to(tech.start(recipe), emptied.number)
+    filled = prep.record(emptied.reference).accepted.event.mass.grams
+    # 0.400 g stayed in the syringe: 4.650 g of the 5.050 g drawn reached the bag (-7.9 %).
+    stopped = apply(prep, tech.weight(filled - Decimal("4.650")))
+    assert stopped.stop.reason is StopReason.OUT_OF_TOLERANCE
+    # A syringe that keeps 0.03 g in its hub delivers within tolerance; the bag is then
+    # expected to gain what was delivered, not what was drawn.
+    prep = tech.do(prep, tech.weight(filled - Decimal("5.020")))
+    assert prep.net_mass(emptied.number).grams == Decimal("5.020")
+    final = next(s for s in recipe.steps if s.sums)
+    prep = tech.advance_to(prep, final.number)
+    bag = prep.record(final.reference).accepted.event.mass.grams
+    passed = apply(prep, tech.weight(bag + Decimal("5.020")))
+    assert passed.stop is None
+    assert passed.net_mass(final.number).grams == Decimal("5.020")
+
+
+def test_an_accepted_overdraw_must_reach_the_bag_whole_and_is_not_stopped_again(recipe_for):
+    tech = Technician()
+    recipe = recipe_for((HEPARIN_5000, "25000 units"))
+    draw = next(s for s in recipe.steps if s.check is MassCheck.DOSE)
+    prep = tech.advance_to(tech.start(recipe), draw.number)
+    stopped = apply(prep, tech.weight(tech.tare_mass + Decimal("5.600")))  # +10.9 %
+    assert stopped.stop.reason is StopReason.OUT_OF_TOLERANCE
+    prep = apply(stopped, Overridden("rph.ben", NOW, "5.5 mL ordered by phone; order to follow"))
+    emptied = next(s for s in recipe.steps if s.check is MassCheck.DELIVERED)
+    prep = tech.advance_to(prep, emptied.number)
+    assert apply(prep, tech.weight(tech.tare_mass)).stop is None
+    short = apply(prep, tech.weight(tech.tare_mass + Decimal("0.400")))
+    assert short.stop.reason is StopReason.OUT_OF_TOLERANCE
+    assert "5.200 g weighed, 5.600 g expected" in short.stop.message

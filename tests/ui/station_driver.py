@@ -28,6 +28,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 #: Seconds a technician's keystrokes are apart (the scanner filter's limit is 35 ms).
 TYPING_DELAY_MS = 60
 STEP_TIMEOUT_MS = 20_000
+#: How long the hands leave the pan empty before the next load (the balance must see it).
+EMPTY_PAN_MS = 1500
 GS = "\x1d"
 
 
@@ -134,11 +136,26 @@ class Technician:
         assert view is not None
         before = self.snapshot()
         move = self.hood.next_move(view, prep, mistake)
+        if self.hood.lifted:  # the last item came off first; the balance sees the empty pan
+            self.qtbot.wait(EMPTY_PAN_MS)
+            move = self.hood.next_move(view, prep, mistake)
         if move.scan is not None:
             self.scan(move.scan)
+        elif move.typed is not None:
+            self.type_lot(*move.typed)
+        elif move.keep_vial:
+            self.press(Qt.Key.Key_K)
         elif move.enter:
             self.press(Qt.Key.Key_Return)
         self.wait_for_change(before)
+
+    def type_lot(self, first_lot: str, first_expiry: str, second_lot: str,
+                 second_expiry: str) -> None:
+        """T, then the lot and expiry typed twice, blind: Enter after each field."""
+        self.press(Qt.Key.Key_T)
+        for text in (first_lot, first_expiry, second_lot, second_expiry):
+            self.type(text)
+            self.press(Qt.Key.Key_Return)
 
     def work_until(self, stop: set[NextAction] | None = None, *,
                    phases: frozenset[Phase] = frozenset({Phase.AWAITING_VERIFICATION}),

@@ -18,8 +18,11 @@ from PySide6.QtCore import Qt
 from scale_drivers.api import BalanceInfo, Reading
 from scale_drivers.sim.scenario import SCENARIO_DIR, load_scenario
 from scale_drivers.sim.server import SimulatorServer
+from station.bootstrap import configured_printer
 from station.config.catalog_files import formulary_path, load_worklist
+from station.config.model import LabelsSection
 from station.core.acceptance import AcceptanceTracker, Status, SymbolRead
+from station.core.bud import BudTable
 from station.core.gravimetry import BalanceSpec
 from station.core.quantities import Tolerance
 from station.demo.camera import SimulatedCamera
@@ -29,6 +32,7 @@ from station.devices.decoding import DecodePipeline
 from station.records.recalls import RecallList
 from station.records.record import open_record
 from station.services.hood import HoodSession, HoodView, NextAction
+from station.services.labelling import LabelDesk
 from station.services.preparations import PreparationService
 from station.services.scan_events import ScanEvents
 from tests.clock import FakeClock
@@ -77,12 +81,14 @@ def version(record, clock):
 
 
 @pytest.fixture
-def session(record, version, clock):
+def session(record, version, clock, tmp_path):
     service = PreparationService(record, station_id="demo-hood",
                                  site_tolerance=Tolerance(Decimal("0.05")), clock=clock)
+    printer = configured_printer(LabelsSection(), tmp_path)  # labels to a file
+    labels = LabelDesk(version.formulary(), BudTable.load(), printer)
     return HoodSession(service, version.formulary(), ScanEvents(RecallList(record.engine, clock)),
                        AcceptanceTracker, station_id="demo-hood", clock=clock, balance=BALANCE,
-                       balance_spec=BalanceSpec(MILLIGRAM, Decimal("0.0005")))
+                       balance_spec=BalanceSpec(MILLIGRAM, Decimal("0.0005")), labels=labels)
 
 
 @pytest.fixture
@@ -146,6 +152,8 @@ def right(qtbot, panel: DemoPanel, session: HoodSession, demo: DemoHood,
     if action is NextAction.CONFIRM:  # nothing physical: the window's Confirm button
         assert not panel.right_button.isEnabled()
         view = session.confirm()
+    elif action is NextAction.PRINT_LABEL:  # nothing physical: the window's key prints it
+        view = session.print_label()
     else:
         qtbot.mouseClick(panel.right_button, Qt.MouseButton.LeftButton)
         view = take_in(session, demo, camera, action)

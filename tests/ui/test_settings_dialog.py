@@ -14,6 +14,7 @@ from station.config.model import (
     BalanceConfig,
     CameraConfig,
     DataConfig,
+    LabelsSection,
     RecordConfig,
     ScannerConfig,
     SiteSection,
@@ -29,7 +30,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 REAL = StationConfig(
     station=StationSection(id="hood-2", name="Cleanroom 2, left hood",
-                           check_weight=Decimal("50.0000"), check_tolerance=Decimal("0.0300")),
+                           check_weight=Decimal("50.0000"), check_tolerance=Decimal("0.0300"),
+                           iso5=False),
+    labels=LabelsSection(printer="tcp://10.0.0.50:9100", size="76.2x50.8", vial_size="50x25",
+                         dpi=300),
     record=RecordConfig(url="postgresql+psycopg://station@db.pharmacy.example/ivstation"),
     balance=BalanceConfig(port="/dev/ttyUSB0", protocol="mt-sics", baudrate=19200,
                           parity=Parity.NONE, expected_serial="B936102145"),
@@ -101,13 +105,19 @@ def test_edit_every_table_save_and_reload(open_dialog, qtbot, tmp_path):
     retype(qtbot, dialog.database_url_field, "postgresql+psycopg://station@db/iv")
     retype(qtbot, dialog.formulary_field, "formulary.toml")
     retype(qtbot, dialog.worklist_field, "/srv/worklist.toml")
+    choose(dialog.iso5_choice, False)
+    retype(qtbot, dialog.printer_field, "cups://zebra-hood7")
+    retype(qtbot, dialog.label_size_field, "101.6x50.8")
+    retype(qtbot, dialog.dpi_field, "300")
 
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
 
     folder = tmp_path / "etc"
     expected = StationConfig(
         station=StationSection(id="hood-7", name="Oncology hood",
-                               check_weight=Decimal("200.0000"), check_tolerance=Decimal("0.020")),
+                               check_weight=Decimal("200.0000"), check_tolerance=Decimal("0.020"),
+                               iso5=False),
+        labels=LabelsSection(printer="cups://zebra-hood7", size="101.6x50.8", dpi=300),
         site=SiteSection(tolerance=Tolerance(Decimal("0.025"))),
         record=RecordConfig(url="postgresql+psycopg://station@db/iv"),
         balance=BalanceConfig(port="/dev/ttyUSB0", protocol="sbi", baudrate=4800, bytesize=7,

@@ -3,9 +3,12 @@
 :func:`moment_at` says what the record showed after one timeline entry: the latest photo, the
 latest balance reading and every reading so far, the latest scan, the phase and step, and the
 signatures given so far. :func:`gauge_state`, :func:`weight_lines`, :func:`scan_lines`,
-:func:`entry_text` and :func:`signature_text` put it the way the replay shows it, and
-:func:`broken_event` finds the event a record check's problem names. All of it is pure: the
-tests check it without painting.
+:func:`entry_text` and :func:`signature_text` put it the way the replay shows it,
+:func:`bud_lines` the beyond-use date the label printed, and :func:`broken_event` finds the
+event a record check's problem names. The words for a beyond-use date, a lot's source, an
+opened vial and a syringe's delivered dose are the review's
+(:mod:`station.services.review.wording`), so the replay says what the pharmacist's review and
+the PDF say. All of it is pure: the tests check it without painting.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from station.services.review.model import ScanView, SignatureView, TimelineEntry, WeightView
+from station.services.review.model import (
+    BudView,
+    ScanView,
+    SignatureView,
+    TimelineEntry,
+    WeightView,
+)
+from station.services.review.wording import bud_rows, source_text, vial_text
 from ui.widgets.weight_gauge import WeightGaugeState
 
 _EVENT_NUMBER = re.compile(r"\bevent (\d+)\b")
@@ -70,7 +80,8 @@ def gauge_state(weight: WeightView | None) -> WeightGaugeState:
             or weight.tolerance_percent is None):
         return WeightGaugeState(value=weight.reading, stable=True,
                                 message="reference weighing (tare)")
-    target = weight.before + weight.expected_net
+    # An emptied syringe weighs its dose less than the filled one.
+    target = weight.before + (-weight.expected_net if weight.delivered else weight.expected_net)
     spread = abs(weight.expected_net) * weight.tolerance_percent / 100
     return WeightGaugeState(value=weight.reading, stable=True, target=target,
                             low=target - spread, high=target + spread)
@@ -81,14 +92,20 @@ def weight_lines(weight: WeightView | None) -> str:
     if weight is None:
         return "No balance reading yet."
     lines = [f"Balance {weight.balance_id}: “{weight.raw.strip()}” at {utc_clock(weight.at)}"]
-    if weight.net is not None:
+    if weight.net is None:
+        lines.append(f"Reference weighing {weight.reading} g (the next net weight subtracts it)")
+    elif weight.delivered:
+        lines.append(f"Emptied syringe: delivered {weight.net} g = {weight.before} g filled "
+                     f"(step {weight.reference_step}) − {weight.reading} g, expected "
+                     f"{_grams(weight.expected_net)} g: {_signed(weight.deviation_percent)} % of "
+                     f"±{weight.tolerance_percent} %")
+    else:
         lines.append(f"Net {weight.net} g, expected {_grams(weight.expected_net)} g: "
                      f"{_signed(weight.deviation_percent)} % of ±{weight.tolerance_percent} %")
-        if weight.expected_dose or weight.measured_dose:
-            lines.append(f"Dose {weight.measured_dose or '?'} measured, "
-                         f"{weight.expected_dose or '?'} ordered")
-    else:
-        lines.append(f"Reference weighing {weight.reading} g (the next net weight subtracts it)")
+    if weight.net is not None and (weight.expected_dose or weight.measured_dose):
+        measured = "delivered" if weight.delivered else "measured"
+        lines.append(f"Dose {weight.measured_dose or '?'} {measured}, "
+                     f"{weight.expected_dose or '?'} ordered")
     if weight.problem is not None:
         mark = "overridden" if weight.overridden else "refused"
         lines.append(f"✖ {mark}: {weight.problem}")
@@ -112,6 +129,12 @@ def scan_lines(scan: ScanView | None) -> str:
                  f"serial {scan.serial}" if scan.serial else "") if part) or "no GS1 data",
              f"Expected: {' or '.join(scan.expected) or '—'}",
              f"Raw: {scan.raw.replace(chr(29), '<GS>')}"]
+    source = source_text(scan)
+    if source:
+        lines.insert(2, f"{'⚑ ' if scan.flagged else ''}{source[0].upper()}{source[1:]}")
+    vial = vial_text(scan)
+    if vial:
+        lines.insert(3 if source else 2, f"{vial[0].upper()}{vial[1:]}")
     if scan.problem is not None:
         mark = "overridden" if scan.overridden else "refused"
         lines.append(f"✖ {mark}: {scan.problem}")
@@ -120,6 +143,11 @@ def scan_lines(scan: ScanView | None) -> str:
     if scan.resolution:
         lines.append(f"then {scan.resolution}")
     return "\n".join(lines)
+
+
+def bud_lines(bud: BudView) -> str:
+    """The beyond-use date the label printed (or would print), one 'what: said' a line."""
+    return "\n".join(f"{what}: {said}" for what, said in bud_rows(bud))
 
 
 def entry_text(entry: TimelineEntry) -> str:

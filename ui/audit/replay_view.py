@@ -6,7 +6,8 @@ weight gauge with the trace of readings so far, and each signature's manifestati
 name, date and time, meaning). Its transport steps the playhead (Left/Right, Home/End) or plays
 it at 1×, 10× or 60× real speed (:class:`~ui.audit.replay_player.ReplayPlayer`).
 An event the record check names (an edited event, a changed photo) is marked in red on the
-timeline and above it.
+timeline and above it. Under the order: the beyond-use date as the label printed it, with its
+rule, storage, USP <797> category and every copy printed (or "no label printed yet").
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from station.services.review.model import PreparationReview, TimelineEntry
 from ui.audit.replay_moment import (
     Moment,
     broken_event,
+    bud_lines,
     entry_text,
     gauge_state,
     scan_lines,
@@ -117,6 +119,7 @@ class ReplayView(QWidget):
     def _build(self) -> None:
         self.title_label = _label(self, "replay_title", TITLE_PT, bold=True)
         self.order_label = _label(self, "replay_order")
+        self.bud_label = _label(self, "replay_bud")
         self.chain_label = _label(self, "replay_chain", TEXT_PT + 1, bold=True)
         self.chain_label.setStyleSheet(
             f"QLabel {{ background: {BROKEN}; color: #ffffff; padding: 8px 12px; }}")
@@ -223,6 +226,7 @@ class ReplayView(QWidget):
         layout.setSpacing(8)
         layout.addWidget(self.title_label)
         layout.addWidget(self.order_label)
+        layout.addWidget(self.bud_label)
         layout.addWidget(self.chain_label)
         layout.addLayout(columns, 1)
         self.setFocusProxy(self.timeline)
@@ -256,6 +260,7 @@ class ReplayView(QWidget):
         self._photos, self._photo_problems = {}, {}
         self.title_label.setText(message)
         self.order_label.clear()
+        self.bud_label.clear()
         self.chain_label.hide()
         self.timeline.clear()
         for label in (self.event_label, self.phase_label, self.step_label, self.scan_label,
@@ -280,6 +285,9 @@ class ReplayView(QWidget):
             f"({patient.patient_id}, {patient.location}) — prepared by "
             f"{review.preparer or '—'} at {', '.join(review.stations)} — "
             f"{len(review.timeline)} events from {review.created_utc:%Y-%m-%d %H:%M:%S} UTC")
+        self.bud_label.setText(bud_lines(review.bud))
+        self.bud_label.setStyleSheet("" if review.bud.printed
+                                     else f"QLabel {{ color: {BROKEN}; font-weight: bold; }}")
         self.timeline.blockSignals(True)
         self.timeline.clear()
         for entry in review.timeline:

@@ -1,12 +1,16 @@
 """The review of one preparation, laid out for a pharmacist who must decide from the record.
 
 Top to bottom: what was made and for whom, who made it where and since when it waits; the
-flags (alerts in red, notes in amber), each naming its step; then the steps down the left,
-and for the chosen step its photograph (zoom and pan, full resolution) beside the facts: the
-scan against what the order expected, each weight with its expected, measured, deviation and
-tolerance, every hard stop, retry, override and in-process check with its reason and who
-signed it. At the bottom the decision: release or reject (or pass or fail the in-process
-check), or, when the workflow would refuse this pharmacist, its words instead.
+beyond-use date as the label printed it, with its rule, storage and USP <797> category (or
+"no label printed yet" and the date it would get); the flags (alerts in red, notes in amber),
+each naming its step; then the steps down the left, and for the chosen step its photograph
+(zoom and pan, full resolution) beside the facts: the scan against what the order expected,
+with where its lot and expiry came from (a lot and expiry no barcode carried is marked for
+checking against the photo) and the opened vial it was, each weight with its expected,
+measured, deviation and tolerance, each syringe's drawn and delivered dose, every hard stop,
+retry, override and in-process check with its reason and who signed it. At the bottom the
+decision: release or reject (or pass or fail the in-process check), or, when the workflow
+would refuse this pharmacist, its words instead.
 
 Keys (the view has the focus): Up/Down or PgUp/PgDn through the steps, Left/Right through a
 step's photographs, + and - zoom, 0 fits, Shift+arrows pan, Space and Shift+Space scroll the
@@ -42,12 +46,15 @@ from station.core.recipe import StepKind
 from station.core.workflow import Phase
 from station.services.review.model import (
     ALERT,
+    BudView,
     Flag,
     PreparationReview,
     ScanView,
     StepView,
+    SyringeView,
     WeightView,
 )
+from station.services.review.wording import bud_rows, source_text, syringe_text, vial_text
 from ui.pharmacist.queue import waited_text
 from ui.widgets.look import font, text_label
 from ui.widgets.photo_viewer import PhotoViewer
@@ -211,11 +218,18 @@ def scan_html(scan: ScanView, number: int, tz: dt.tzinfo | None = None) -> str:
     lot = _e(scan.lot or "—")
     if scan.recall_notice:
         lot = f"<span class='bad'>{lot} — RECALLED: {_e(scan.recall_notice)}</span>"
+    source = _e(source_text(scan) or "—")
+    if scan.flagged:
+        source = f"<span class='bad'>⚑ {source}</span>"
     rows = [("Product", expected, scanned),
             ("NDC", "as in the product", _e(scan.ndc or "—")),
             ("Lot", "not recalled", lot),
             ("Expiry", "in date", expiry),
-            ("Serial", "—", _e(scan.serial or "—"))]
+            ("Serial", "—", _e(scan.serial or "—")),
+            ("Lot/expiry from", "the package", source)]
+    vial = vial_text(scan)
+    if vial:
+        rows.append(("Opened vial", "within its time", _e(vial)))
     if scan.opened_vial_problem:
         rows.append(("Opened vial", "within its time",
                      f"<span class='bad'>{_e(scan.opened_vial_problem)}</span>"))
@@ -240,8 +254,12 @@ def weights_html(weights: Sequence[WeightView]) -> str:
                 f"<tr><td>{number}</td><td>reference (tare)</td><td>—</td>"
                 f"<td>{_grams(weight.reading)}</td><td>—</td><td>—</td><td>{verdict}</td></tr>")
             continue
-        measured = f"{_grams(weight.net)}<br><small>{_grams(weight.reading)} − " \
-                   f"{_grams(weight.before)}</small>"
+        if weight.delivered:
+            measured = (f"{_grams(weight.net)} delivered<br><small>{_grams(weight.before)} "
+                        f"filled − {_grams(weight.reading)} emptied</small>")
+        else:
+            measured = (f"{_grams(weight.net)}<br><small>{_grams(weight.reading)} − "
+                        f"{_grams(weight.before)}</small>")
         if weight.measured_dose:
             measured += f"<br><small>= {_e(weight.measured_dose)}</small>"
         expected = _grams(weight.expected_net)
@@ -262,14 +280,44 @@ def weights_html(weights: Sequence[WeightView]) -> str:
             f"<p><small>Balance {_e(balances)}. As read: {raws or '—'}</small></p>")
 
 
-def facts_html(step: StepView, tz: dt.tzinfo | None = None) -> str:
-    """Everything recorded at ``step``, as rich text for the facts pane."""
+def bud_html(bud: BudView) -> str:
+    """The beyond-use date's rows (:func:`~station.services.review.wording.bud_rows`)."""
+    rows = "".join(f"<tr><th>{_e(what)}</th><td>{_e(said)}</td></tr>"
+                   for what, said in bud_rows(bud))
+    mark = "" if bud.printed else " class='bad'"
+    return f"<p{mark}><b>Beyond-use date</b></p><table width='100%'>{rows}</table>"
+
+
+def bud_line(bud: BudView) -> str:
+    """The beyond-use date, rule, storage and category for the header, on one line."""
+    return " · ".join(f"{what}: {said}" for what, said in bud_rows(bud)
+                      if what not in ("Label", "Reprint"))
+
+
+def syringes_html(syringes: Sequence[SyringeView]) -> str:
+    """Each syringe's drawn and delivered dose, one line each."""
+    if not syringes:
+        return ""
+    lines = "".join(f"<li>{_e(syringe_text(s))}</li>" for s in syringes)
+    return f"<p class='head'>Drawn and delivered</p><ul>{lines}</ul>"
+
+
+def facts_html(step: StepView, tz: dt.tzinfo | None = None, *,
+               syringes: Sequence[SyringeView] = (), bud: BudView | None = None) -> str:
+    """Everything recorded at ``step``, as rich text for the facts pane.
+
+    ``syringes``: those this step drew, weighed back or sums (drawn and delivered);
+    ``bud``: shown at the label step.
+    """
     parts = [f"<p class='head'>Step {step.number}: {_e(step.title)}</p>"]
     if not step.done:
         parts.append("<p class='bad'>○ Not done yet.</p>")
     for number, scan in enumerate(step.scans, start=1):
         parts.append(scan_html(scan, number, tz))
     parts.append(weights_html(step.weights))
+    parts.append(syringes_html(syringes))
+    if step.kind is StepKind.LABEL and bud is not None:
+        parts.append(bud_html(bud))
     for stop in step.stops:
         parts.append(f"<p class='bad'>✖ Hard stop: {_e(stop)}</p>")
     if step.retries:
@@ -286,10 +334,17 @@ def facts_html(step: StepView, tz: dt.tzinfo | None = None) -> str:
         parts.append(f"<p>In-process check {verdict}<br>{_e(signed.manifestation)}</p>")
     if step.kind is StepKind.PHARMACIST_CHECK and step.check is None:
         parts.append("<p class='bad'>Awaiting the in-process check.</p>")
-    if not (step.scans or step.weights or step.stops or step.override or step.check):
+    if not (step.scans or step.weights or step.stops or step.override or step.check
+            or (step.kind is StepKind.LABEL and bud is not None)):
         parts.append(f"<p>{'Done' if step.done else 'Nothing recorded'} — "
                      f"{_e(step.kind.value)} step.</p>")
     return "".join(parts)
+
+
+def step_syringes(review: PreparationReview, step: StepView) -> tuple[SyringeView, ...]:
+    """The syringes ``step`` drew or weighed back; every syringe at the final container."""
+    return tuple(s for s in review.syringes
+                 if step.number in (s.draw_step, s.delivered_step, s.final_step))
 
 
 def outcome_text(review: PreparationReview) -> str:
@@ -394,6 +449,7 @@ class ReviewView(QWidget):
     def _build(self) -> None:
         self.title_label = self._label("review_title", TITLE_PT, bold=True)
         self.detail_label = self._label("review_detail", DETAIL_PT)
+        self.bud_label = self._label("review_bud", DETAIL_PT)
         self.warning_label = self._label("review_warnings", DETAIL_PT, bold=True)
         self.warning_label.setStyleSheet(
             "QLabel { background: #4a148c; color: #ffffff; padding: 6px 10px; }")
@@ -443,6 +499,7 @@ class ReviewView(QWidget):
         layout.setSpacing(8)
         layout.addWidget(self.title_label)
         layout.addWidget(self.detail_label)
+        layout.addWidget(self.bud_label)
         layout.addWidget(self.warning_label)
         layout.addWidget(self.flags)
         layout.addLayout(body, 1)
@@ -476,7 +533,7 @@ class ReviewView(QWidget):
         """No review on show (nobody signed in, or nothing chosen)."""
         self.review, self.refusal = None, ""
         self.title_label.setText(message)
-        for widget in (self.detail_label, self.warning_label, self.flags,
+        for widget in (self.detail_label, self.bud_label, self.warning_label, self.flags,
                        self.refusal_label, self.outcome_label, self.approve_button,
                        self.reject_button, self.photo_caption):
             widget.hide()
@@ -504,6 +561,10 @@ class ReviewView(QWidget):
         self.title_label.setText(title_text(review))
         self.detail_label.setText(detail_text(review, now))
         self.detail_label.show()
+        self.bud_label.setText(bud_line(review.bud))
+        self.bud_label.setStyleSheet("QLabel { color: #212121; }" if review.bud.printed
+                                     else "QLabel { color: #b71c1c; font-weight: bold; }")
+        self.bud_label.show()
         warnings = list(review.warnings)
         if remake_of:
             warnings.append(f"↻ REMAKE of {remake_of}")
@@ -593,7 +654,8 @@ class ReviewView(QWidget):
         self.step_list.setCurrentRow(index)
         self.step_list.blockSignals(False)
         step = self.review.steps[index]
-        self.facts.setHtml(facts_html(step, self._tz))
+        self.facts.setHtml(facts_html(step, self._tz, syringes=step_syringes(self.review, step),
+                                      bud=self.review.bud))
         if self._photo < 0 or self._photo >= len(step.photos):
             good = [i for i, p in enumerate(step.photos) if p.problem is None]
             self._photo = good[-1] if good else len(step.photos) - 1

@@ -51,7 +51,7 @@ from ui.technician.preparation_presenter import PreparationPresenter
 from ui.technician.preparation_view import PreparationView
 from ui.technician.worklist import WorklistPresenter
 from ui.workers.audit_worker import AuditWorker
-from ui.workers.devices import BalanceWorker, CameraWorker, DeviceThreads
+from ui.workers.devices import BalanceWorker, CameraWorker, DeviceThreads, OcrWorker
 from ui.workers.hood_worker import HoodWorker
 from ui.workers.pharmacist_worker import PharmacistWorker
 from ui.workers.scanner_worker import ScannerWorker
@@ -78,6 +78,7 @@ class Station:
     devices: HoodDevices
     demo: DemoHood | None = None
     scanner_worker: ScannerWorker | None = None
+    ocr_worker: OcrWorker | None = None
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -124,6 +125,7 @@ def build_station(config: StationConfig, *, clock: Clock = local_now, seed: int 
         devices.balance_url, config.balance.protocol, devices.balance_settings,
         expected_serial=config.balance.expected_serial, readability=config.balance.readability)
     camera_worker = CameraWorker(devices.camera)
+    ocr_worker = OcrWorker()
     scanner_worker = (ScannerWorker(config.scanner.port, config.scanner.serial_settings)
                       if config.scanner.port else None)
 
@@ -133,8 +135,8 @@ def build_station(config: StationConfig, *, clock: Clock = local_now, seed: int 
     audit_worker = AuditWorker(services.audit())
     pharmacist_worker = PharmacistWorker(services.preparations(), services.sessions)
     threads = DeviceThreads()
-    for worker in (balance_worker, camera_worker, hood_worker, scanner_worker, audit_worker,
-                   pharmacist_worker):
+    for worker in (balance_worker, camera_worker, ocr_worker, hood_worker, scanner_worker,
+                   audit_worker, pharmacist_worker):
         if worker is not None:
             threads.add(worker)
 
@@ -161,11 +163,14 @@ def build_station(config: StationConfig, *, clock: Clock = local_now, seed: int 
     scanner_filter = ScannerEventFilter()
     _wire(window, presenter, worklist, hood_worker, balance_worker, camera_worker,
           scanner_worker, scanner_filter, panel)
+    presenter.printed_lot_read_requested.connect(ocr_worker.read_requested)
+    ocr_worker.read_done.connect(presenter.on_printed_lot_read)
     app = QApplication.instance()
     if app is not None:
         app.installEventFilter(scanner_filter)
     station = Station(config, services, window, threads, hood_worker, balance_worker,
-                      camera_worker, scanner_filter, presenter, devices, demo, scanner_worker)
+                      camera_worker, scanner_filter, presenter, devices, demo, scanner_worker,
+                      ocr_worker)
     _watch_idle(window, scanner_filter, clock)
     settings_path = config_path or default_config_path()
     window.settings_requested.connect(lambda: SettingsDialog(config, settings_path,
@@ -211,7 +216,14 @@ def _wire(window: StationWindow, presenter: PreparationPresenter, worklist: Work
             (presenter.retry_requested, hood.retry_requested),
             (presenter.cancel_requested, hood.cancel_requested),
             (presenter.override_requested, hood.override_requested),
-            (presenter.check_requested, hood.check_requested)):
+            (presenter.check_requested, hood.check_requested),
+            (presenter.printed_lot_offered, hood.printed_lot_offered),
+            (presenter.printed_lot_confirmed, hood.printed_lot_confirmed),
+            (presenter.lot_typed, hood.lot_typed),
+            (presenter.set_aside_requested, hood.set_aside_requested),
+            (presenter.print_label_requested, hood.print_label_requested),
+            (presenter.keep_vial_requested, hood.keep_vial_requested),
+            (presenter.discard_vial_requested, hood.discard_vial_requested)):
         request.connect(target)
     # hood -> presenter, window, worklist
     hood.view_changed.connect(presenter.on_view_changed)

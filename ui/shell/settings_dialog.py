@@ -125,6 +125,7 @@ class SettingsDialog(QDialog):
         self._build_balance_tab()
         self._build_camera_tab()
         self._build_files_tab()
+        self._build_labels_tab()
 
         self.error_label = self._message_label("error_label", "Settings error", _ERROR_STYLE)
         self.status_label = self._message_label("status_label", "Settings saved", _SAVED_STYLE)
@@ -189,6 +190,10 @@ class SettingsDialog(QDialog):
         _put_number(camera, "fps", self.fps_field.text())
         scanner: dict[str, object] = {"port": self.scanner_port_field.text()}
         _put_text(scanner, "baudrate", self.scanner_baudrate_field.text())
+        labels: dict[str, object] = {"size": self.label_size_field.text(),
+                                     "vial_size": self.vial_label_size_field.text()}
+        _put_text(labels, "printer", self.printer_field.text())
+        _put_integer(labels, "dpi", self.dpi_field.text())
         demo: dict[str, object] = {}
         if self.show_passwords_choice.currentData() is not None:
             demo["show_passwords"] = self.show_passwords_choice.currentData()
@@ -198,6 +203,7 @@ class SettingsDialog(QDialog):
                 "name": self.name_field.text(),
                 "check_weight": self.check_weight_field.text(),
                 "check_tolerance": self.check_tolerance_field.text(),
+                "iso5": self.iso5_choice.currentData(),
             },
             "site": {"tolerance": self.site_tolerance_field.text()},
             "record": {"url": self.database_url_field.text()},
@@ -208,6 +214,7 @@ class SettingsDialog(QDialog):
                 "formulary": self.formulary_field.text(),
                 "worklist": self.worklist_field.text(),
             },
+            "labels": labels,
             "demo": demo,
         }
 
@@ -238,6 +245,7 @@ class SettingsDialog(QDialog):
         self.name_field.setText(station.name)
         self.check_weight_field.setText(str(station.check_weight))
         self.check_tolerance_field.setText(_text(station.check_tolerance))
+        _select(self.iso5_choice, station.iso5)
         self.site_tolerance_field.setText(f"{config.site.tolerance.percent.normalize():f}%")
         _select(self.show_passwords_choice, config.demo_passwords)
         self.database_url_field.setText(config.record.url or "")
@@ -261,6 +269,10 @@ class SettingsDialog(QDialog):
         self.scanner_baudrate_field.setText(str(config.scanner.baudrate))
         self.formulary_field.setText(_text(config.data.formulary))
         self.worklist_field.setText(_text(config.data.worklist))
+        self.printer_field.setText(config.labels.printer or "")
+        self.label_size_field.setText(config.labels.size)
+        self.vial_label_size_field.setText(config.labels.vial_size)
+        self.dpi_field.setText(str(config.labels.dpi))
         self._update_enabled()
         self._update_protocol_defaults()
 
@@ -280,6 +292,11 @@ class SettingsDialog(QDialog):
         self.site_tolerance_field = self._line(
             form, "site.tolerance", "Dose tolerance (site)",
             "e.g. 5% — when neither the order nor the product sets one",
+        )
+        self.iso5_choice = self._choice(
+            form, "station.iso5", "Hood",
+            [("ISO Class 5 (an opened single-dose vial keeps 12 h)", True),
+             ("Not ISO Class 5 (1 h; no pharmacy bulk packages)", False)],
         )
         self.show_passwords_choice = self._choice(
             form, "demo.show_passwords", "Demo passwords",
@@ -347,6 +364,19 @@ class SettingsDialog(QDialog):
         note.setWordWrap(True)
         note.setFont(font(FONT_PT - 2))
         form.addRow(note)
+
+    def _build_labels_tab(self) -> None:
+        form = self._tab("Labels")
+        self.printer_field = self._line(form, "labels.printer", "Label printer",
+                                        "tcp://HOST:9100, cups://QUEUE or file://PATH; "
+                                        "blank: a file in the data folder")
+        self.label_size_field = self._line(form, "labels.size", "Label size (mm)",
+                                           "WIDTHxHEIGHT, e.g. 101.6x76.2")
+        self.vial_label_size_field = self._line(form, "labels.vial_size",
+                                                "Opened-vial label size (mm)",
+                                                "WIDTHxHEIGHT, e.g. 57x32")
+        self.dpi_field = self._line(form, "labels.dpi", "Printer resolution (dpi)",
+                                    "152, 203, 300 or 600")
 
     def _update_enabled(self) -> None:
         self.balance_port_field.setEnabled(self.balance_mode.currentData() != SIMULATED)
@@ -458,6 +488,16 @@ def _select(choice: QComboBox, value: object) -> None:
 def _put_text(table: dict[str, object], key: str, text: str) -> None:
     """Set ``key`` to the text typed, or leave it out when the field is blank."""
     if text.strip():
+        table[key] = text
+
+
+def _put_integer(table: dict[str, object], key: str, text: str) -> None:
+    """Set ``key`` to the whole number typed; other text is passed on to be refused."""
+    if not text.strip():
+        return
+    try:
+        table[key] = int(text)
+    except ValueError:
         table[key] = text
 
 

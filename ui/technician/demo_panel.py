@@ -45,6 +45,9 @@ DRAW_TOO_MUCH = "Draw too much"
 _ELSEWHERE = {
     NextAction.START: "Start a preparation from the worklist.",
     NextAction.CONFIRM: "Do it in the station window: press Confirm.",
+    NextAction.IDENTIFY_LOT: ("Check the lot in the station window: Enter if it is the "
+                              "package's, T to type it."),
+    NextAction.PRINT_LABEL: "Print the label in the station window: press Enter or P.",
     NextAction.RETRY: "The station stopped: press Retry in the station window.",
     NextAction.RETRY_OR_OVERRIDE: (
         "The station stopped: press Retry in the station window, or a pharmacist overrides."),

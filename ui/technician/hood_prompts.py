@@ -1,4 +1,8 @@
-"""The hood's prompts as dialogs: a pharmacist's override, an in-process check, a cancel.
+"""The hood's prompts as dialogs: an override, an in-process check, a cancel, a reason.
+
+Besides a pharmacist's signatures and a cancel, a technician gives a reason to print the
+label again and to throw an opened vial away; those dialogs close as soon as they are
+answered (the hood's refusal, if any, shows on the screen's message line).
 
 :class:`DialogPrompts` implements :class:`~ui.technician.preparation_presenter.Prompts` with a
 :class:`~ui.widgets.signature_dialog.SignatureDialog`, opened window-modal without blocking the
@@ -13,7 +17,15 @@ from PySide6.QtWidgets import QWidget
 
 from station.core.workflow import Phase
 from ui.technician.preparation_presenter import PreparationPresenter, PreparationScreenState
-from ui.widgets.reasons import APPROVE, CANCEL_REASONS, CHECK_REASONS, OVERRIDE_REASONS, REJECT
+from ui.widgets.reasons import (
+    APPROVE,
+    CANCEL_REASONS,
+    CHECK_REASONS,
+    DISCARD_REASONS,
+    OVERRIDE_REASONS,
+    REJECT,
+    REPRINT_REASONS,
+)
 from ui.widgets.signature_dialog import SignatureDialog
 from ui.workers.hood_worker import HoodWorker
 
@@ -67,6 +79,33 @@ class DialogPrompts:
         dialog.submitted.connect(
             lambda _choice, _user, _password, reason: self._need_presenter().submit_cancel(
                 reason))
+
+    def ask_reprint(self, explanation: str) -> None:
+        """Why the label is printed again."""
+        dialog = self._open(SignatureDialog(
+            title="Print the label again", explanation=explanation, meaning=None,
+            reasons=REPRINT_REASONS, choices=("Print it again",), reason_required=True,
+            parent=self._parent), leave={Phase.IN_PROGRESS})
+
+        def answer(_choice: str, _user: str, _password: str, reason: str) -> None:
+            dialog.accept()
+            self._need_presenter().submit_reprint(reason)
+
+        dialog.submitted.connect(answer)
+
+    def ask_discard(self, key: str, explanation: str) -> None:
+        """Why the opened vial ``key`` is thrown away."""
+        dialog = self._open(SignatureDialog(
+            title="Throw away an opened vial", explanation=explanation, meaning=None,
+            reasons=DISCARD_REASONS, choices=("Throw it away",), reason_required=True,
+            parent=self._parent), leave={Phase.IN_PROGRESS, Phase.HARD_STOP,
+                                         Phase.AWAITING_CHECK})
+
+        def answer(_choice: str, _user: str, _password: str, reason: str) -> None:
+            dialog.accept()
+            self._need_presenter().submit_discard(key, reason)
+
+        dialog.submitted.connect(answer)
 
     # ------------------------------------------------------------ helpers
 

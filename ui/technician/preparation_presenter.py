@@ -8,7 +8,16 @@ goes, what Enter means, when the balance streams, what a lost balance means — 
 a :class:`~station.services.hood_controller.HoodController`, the same one the operational
 qualification drives; the presenter feeds it the devices' and the hood worker's signals and
 turns its requests into its own signals (``…_requested``, ``finished``) for the workers.
-Overrides, in-process checks and cancelling go through :class:`Prompts`.
+Overrides, in-process checks, cancelling, a reprint's reason and an opened vial's discard
+go through :class:`Prompts`.
+
+A package whose barcode carries no lot or expiry waits for them (``NextAction.IDENTIFY_LOT``):
+the screen shows the lot and expiry the camera read from its print (:class:`LotPrompt`), which
+Enter confirms, or takes them typed twice (:meth:`PreparationPresenter.type_lot`). The label
+prints at the label step (Enter or P), and its preview stays on the screen while it is applied
+and scanned; R prints it again, with a reason. After a dose drawn from a vial by its maker's
+barcode, K keeps the vial for later (its label's preview is shown); D discards an opened vial:
+the next handheld scan names it by its label.
 
 What it keeps is presentation: every change of the screen is one immutable
 :class:`PreparationScreenState` emitted with ``state_changed``; the gauge's target and band
@@ -22,7 +31,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import Enum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, Signal
 
@@ -31,6 +40,7 @@ from station.core.acceptance import Status
 from station.core.balance_check import check_limit
 from station.core.errors import StationError
 from station.core.formulary import Formulary
+from station.core.opened_vials import key_from_vial_code
 from station.core.recipe import StepKind
 from station.core.scan import parse_scan
 from station.core.workflow import Phase, Preparation
@@ -40,12 +50,19 @@ from station.services.hood import HoodView, NextAction
 from station.services.hood_controller import (
     STABLE_TIMEOUT,
     Confirm,
+    ConfirmPrintedLot,
+    DiscardVial,
     Finished,
     GaugeMessage,
     HoodController,
+    KeepVial,
+    OfferPrintedLot,
+    PrintLabel,
+    ReadPrintedLot,
     Request,
     RequestStableWeight,
     Retry,
+    SetAside,
     SetStreaming,
     ShowMessage,
     SubmitBalanceCheck,
@@ -54,9 +71,14 @@ from station.services.hood_controller import (
     SubmitLabel,
     SubmitPhoto,
     SubmitWeight,
+    TypeLot,
 )
+from ui.widgets.lot_entry import LotPrompt
 from ui.widgets.status_bar import state_words
 from ui.widgets.weight_gauge import WeightGaugeState
+
+if TYPE_CHECKING:
+    from station.devices.ocr import OcrResult
 
 
 class StepStatus(Enum):
@@ -94,6 +116,15 @@ class PreparationScreenState:
     phase: Phase | None = None
     decision: Status = Status.PENDING
     decision_text: str = ""
+    lot: LotPrompt | None = None
+    label_png: bytes | None = None
+    label_caption: str = ""
+    can_print: bool = False
+    can_reprint: bool = False
+    vial_png: bytes | None = None
+    vial_caption: str = ""
+    vial_offer: str = ""
+    discarding: bool = False
 
 
 class Prompts(Protocol):
@@ -108,6 +139,12 @@ class Prompts(Protocol):
     def ask_cancel(self, explanation: str) -> None:
         """A reason to abandon the preparation."""
 
+    def ask_reprint(self, explanation: str) -> None:
+        """Why the label is printed again."""
+
+    def ask_discard(self, key: str, explanation: str) -> None:
+        """Why the opened vial ``key`` is thrown away."""
+
 
 _HINTS = {
     NextAction.SCAN: "Hold the package under the camera, or scan it with the handheld",
@@ -115,7 +152,8 @@ _HINTS = {
     NextAction.BALANCE_CHECK: "Place the check weight on the balance",
     NextAction.PHOTO: "Hold it under the camera",
     NextAction.CONFIRM: "Press Enter when done",
-    NextAction.SCAN_LABEL: "Print the label, put it on, and scan its barcode with the handheld",
+    NextAction.PRINT_LABEL: "The final check has passed: print the label (Enter or P)",
+    NextAction.SCAN_LABEL: "Put the label on and scan it with the handheld (R: print again)",
     NextAction.RETRY: "Press Enter to redo the step",
     NextAction.RETRY_OR_OVERRIDE: "Press Enter to redo the step, or F8 for a pharmacist override",
     NextAction.PHARMACIST_CHECK: "A pharmacist checks the doses now (F6) or from the "
@@ -126,7 +164,11 @@ _PRIMARY = {
     NextAction.CONFIRM: "Done (Enter)",
     NextAction.RETRY: "Redo the step (Enter)",
     NextAction.RETRY_OR_OVERRIDE: "Redo the step (Enter)",
+    NextAction.PRINT_LABEL: "Print the label (Enter)",
 }
+#: What the screen says while the next handheld scan names the opened vial to discard.
+DISCARD_SCAN = "Scan the label of the opened vial to throw away (Esc: stop)"
+KEEP_OFFER = "Keep this vial for later (K)"
 
 
 class PreparationPresenter(QObject):
@@ -152,6 +194,14 @@ class PreparationPresenter(QObject):
     cancel_requested = Signal(str)
     override_requested = Signal(str, str, str)
     check_requested = Signal(str, str, bool, str)
+    printed_lot_read_requested = Signal(object)  # Frame: read its printed lot (OCR)
+    printed_lot_offered = Signal(object)  # OcrResult, for the package waiting for it
+    printed_lot_confirmed = Signal()
+    lot_typed = Signal(str, str, str, str)  # first lot, first expiry, second lot, second expiry
+    set_aside_requested = Signal()
+    print_label_requested = Signal(str)  # reason ("" the first time)
+    keep_vial_requested = Signal()
+    discard_vial_requested = Signal(str, str)  # vial id, reason
 
     def __init__(self, formulary: Formulary, prompts: Prompts, *, check_weight: Decimal,
                  check_tolerance: Decimal | None = None, today: dt.date,
@@ -166,6 +216,8 @@ class PreparationPresenter(QObject):
         # The status bar's words for a link state, so the gauge and the bar say the same.
         self.controller = HoodController(stable_timeout=STABLE_TIMEOUT, link_words=state_words)
         self._gauge = WeightGaugeState()
+        self._discarding = False
+        self._vial_shown: tuple[str, int | None] | None = None  # vial kept, at which step
 
     @property
     def view(self) -> HoodView | None:
@@ -187,6 +239,8 @@ class PreparationPresenter(QObject):
     def on_view_changed(self, view: HoodView, prep: Preparation | None) -> None:
         """The hood's new view: re-render, and do what the station does by itself."""
         requests = self.controller.view_changed(view, prep)
+        if prep is None or view.phase is not Phase.IN_PROGRESS:
+            self._discarding = False
         self._set(self._render(view, prep))
         self._update_gauge_target()
         self._forward(requests)
@@ -239,8 +293,15 @@ class PreparationPresenter(QObject):
         self.symbols_shown.emit(frame.index, symbols, text, status, tags)
 
     def on_handheld(self, text: str) -> None:
-        """A handheld scan while a preparation is open."""
+        """A handheld scan while a preparation is open (the vial to discard, after D)."""
+        if self._discarding:
+            self._discard_scanned(text)
+            return
         self._forward(self.controller.handheld(text))
+
+    def on_printed_lot_read(self, result: OcrResult) -> None:
+        """The printed lot read from a frame: offered if its package still waits."""
+        self._forward(self.controller.printed_lot_read(result))
 
     # ------------------------------------------------------------ intents (keys, buttons)
 
@@ -274,6 +335,65 @@ class PreparationPresenter(QObject):
     def submit_cancel(self, reason: str) -> None:
         """The cancel prompt's answer."""
         self.cancel_requested.emit(reason)
+
+    def type_lot(self, first_lot: str, first_expiry: str, second_lot: str,
+                 second_expiry: str) -> None:
+        """The lot and expiry typed twice, blind, for the package waiting for them."""
+        self._forward(self.controller.lot_typed(first_lot, first_expiry, second_lot,
+                                                second_expiry))
+
+    def set_aside(self) -> None:
+        """Esc: put the package waiting for its lot aside (nothing recorded)."""
+        self._forward(self.controller.set_aside())
+
+    def print_label(self) -> None:
+        """P: print the label at the label step; once printed, P asks why it is printed again."""
+        if self.state.can_reprint:
+            self.reprint()
+            return
+        self._forward(self.controller.print_label())
+
+    def reprint(self) -> None:
+        """R: print the label again, with a reason."""
+        if not self.state.can_reprint:
+            self._set(replace(self.state, message="✖ there is no printed label to print again: "
+                                                  "the label prints at the label step"))
+            return
+        self.prompts.ask_reprint(f"Print the label of {self.state.title} again")
+
+    def submit_reprint(self, reason: str) -> None:
+        """The reprint prompt's answer."""
+        self._forward(self.controller.print_label(reason))
+
+    def keep_vial(self) -> None:
+        """K: keep the vial of the last draw for later, and print its label."""
+        self._forward(self.controller.keep_vial())
+
+    def discard_vial(self) -> None:
+        """D: the next handheld scan names the opened vial to throw away."""
+        if self.preparation is None:
+            return
+        self._discarding = True
+        self._set(replace(self.state, discarding=True))
+
+    def stop_discarding(self) -> None:
+        """Esc after D: the next scan is the step's again."""
+        if self._discarding:
+            self._discarding = False
+            self._set(replace(self.state, discarding=False))
+
+    def submit_discard(self, key: str, reason: str) -> None:
+        """The discard prompt's answer."""
+        self._forward(self.controller.discard_vial(key, reason))
+
+    def _discard_scanned(self, text: str) -> None:
+        key = key_from_vial_code(text)
+        if key is None:
+            self._set(replace(self.state, message=f"✖ {text.strip()!r} is not an opened vial's "
+                                                  f"label: {DISCARD_SCAN}"))
+            return
+        self.stop_discarding()
+        self.prompts.ask_discard(key, f"Throw away opened vial {key}")
 
     # ------------------------------------------------------------ rendering
 
@@ -321,6 +441,20 @@ class PreparationPresenter(QObject):
         primary = _PRIMARY.get(action)
         if action is NextAction.PHOTO:
             primary = "Take the photo (Enter)"
+        lot = _lot_prompt(view)
+        if lot is not None and view.pending_lot is not None:
+            product = view.pending_lot.product
+            instruction = f"Lot and expiry of {product.name} {product.strength}"
+            if lot.read is not None:
+                primary = "Confirm (Enter)"
+        printed = action is NextAction.SCAN_LABEL
+        label_caption = ""
+        if action is NextAction.PRINT_LABEL:
+            label_caption = "The label shows here once printed"
+        elif printed:
+            copies = len(prep.record(prep.current).labels) if prep.step is not None else 0
+            label_caption = "Label printed" + (f" (copy {copies})" if copies > 1 else "")
+        vial_png, vial_caption = self._vial_label(view)
         return PreparationScreenState(
             title=title,
             steps=steps,
@@ -335,7 +469,29 @@ class PreparationPresenter(QObject):
             phase=view.phase,
             decision=view.decision or self.state.decision,
             decision_text=view.message if view.decision is not None else self.state.decision_text,
+            lot=lot,
+            label_png=view.label_preview if action in {NextAction.PRINT_LABEL,
+                                                       NextAction.SCAN_LABEL} else None,
+            label_caption=label_caption,
+            can_print=action is NextAction.PRINT_LABEL,
+            can_reprint=printed and view.label_preview is not None,
+            vial_png=vial_png,
+            vial_caption=vial_caption,
+            vial_offer=KEEP_OFFER if view.vial_keepable else "",
+            discarding=self._discarding,
         )
+
+    def _vial_label(self, view: HoodView) -> tuple[bytes | None, str]:
+        """The kept vial's label, shown at the step it was kept at (then it is on the vial)."""
+        kept = view.vial_kept
+        if kept is None or view.vial_label_preview is None:
+            self._vial_shown = None
+            return None, ""
+        if self._vial_shown is None or self._vial_shown[0] != kept:
+            self._vial_shown = (kept, view.step_number)
+        if self._vial_shown[1] != view.step_number:
+            return None, ""
+        return view.vial_label_preview, f"Opened vial {kept}: put this label on the vial"
 
     def _set(self, state: PreparationScreenState) -> None:
         if state != self.state:
@@ -386,7 +542,8 @@ class PreparationPresenter(QObject):
             case SetStreaming(on=on):
                 self.streaming_requested.emit(on)
             case SubmitCameraRead(frame=frame, symbols=symbols):
-                self.camera_read_requested.emit(frame, symbols)
+                if not self._discarding:  # the vial to discard is named by the handheld
+                    self.camera_read_requested.emit(frame, symbols)
             case SubmitHandheld(text=text):
                 self.handheld_requested.emit(text)
             case SubmitLabel(text=text):
@@ -401,6 +558,46 @@ class PreparationPresenter(QObject):
                 self.confirm_requested.emit()
             case Retry():
                 self.retry_requested.emit()
+            case _:
+                self._ask_about_lots_and_labels(request)
+
+    def _ask_about_lots_and_labels(self, request: Request) -> None:
+        match request:
+            case ReadPrintedLot(frame=frame):
+                self.printed_lot_read_requested.emit(frame)
+            case OfferPrintedLot(result=result):
+                self.printed_lot_offered.emit(result)
+            case ConfirmPrintedLot():
+                self.printed_lot_confirmed.emit()
+            case TypeLot(first_lot=first_lot, first_expiry=first_expiry, second_lot=second_lot,
+                         second_expiry=second_expiry):
+                self.lot_typed.emit(first_lot, first_expiry, second_lot, second_expiry)
+            case SetAside():
+                self.set_aside_requested.emit()
+            case PrintLabel(reason=reason):
+                self.print_label_requested.emit(reason)
+            case KeepVial():
+                self.keep_vial_requested.emit()
+            case DiscardVial(key=key, reason=reason):
+                self.discard_vial_requested.emit(key, reason)
+
+
+def _lot_prompt(view: HoodView) -> LotPrompt | None:
+    """The package waiting for its lot and expiry, as the lot panel shows it."""
+    pending = view.pending_lot
+    if pending is None or view.next_action is not NextAction.IDENTIFY_LOT:
+        return None
+    read = pending.read
+    return LotPrompt(
+        number=pending.number,
+        product=pending.label,
+        missing=pending.missing,
+        read=(f"LOT {read.lot}   EXP {read.expiry.date:%Y-%m-%d}" if read is not None
+              else None),
+        confidence=read.confidence if read is not None else None,
+        problem=pending.problem,
+        reading=read is None and pending.problem is None,
+    )
 
 
 def _status(number: int, current: int, stopped: int | None, phase: Phase) -> StepStatus:

@@ -1,9 +1,16 @@
 """The guided preparation screen, laid out for a gloved technician at arm's length.
 
 Top to bottom: the order and patient; the current instruction in large type with what to do
-next; a red hard-stop banner when the preparation is stopped; the live camera with its
-barcode overlays beside the weight gauge and trace; the keys that act (Enter, F6, F8, F9).
-The recipe's steps run down the left, each marked done, current, stopped or to do.
+next; a red hard-stop banner when the preparation is stopped; the weight gauge and trace above
+the live camera with its barcode overlays; the keys that act (Enter, F6, F8, F9). The recipe's
+steps run down the left, each marked done, current, stopped or to do.
+
+The gauge's place is shared (nothing here widens the window): while a package waits for its
+lot and expiry it shows the :class:`~ui.widgets.lot_entry.LotEntryPanel` (Enter confirms the
+read, T types it, Esc sets the package aside); at the label step the printed label's preview
+(Enter or P prints, R prints again), taller than the gauge; at the step an opened vial was
+kept, that vial's label. K keeps the vial of the last draw, D then a handheld scan discards
+an opened vial. Letter keys act only when no field has the keyboard.
 
 The view renders :class:`~ui.technician.preparation_presenter.PreparationScreenState` and
 forwards key presses to the presenter; it holds no logic of its own. Its buttons never take the
@@ -12,6 +19,8 @@ focused".
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QShortcut
@@ -22,18 +31,22 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSizePolicy,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ui.technician.preparation_presenter import (
+    DISCARD_SCAN,
     PreparationPresenter,
     PreparationScreenState,
     StepLine,
     StepStatus,
 )
 from ui.widgets.camera_preview import CameraPreviewWidget
+from ui.widgets.label_preview import LabelPreview
 from ui.widgets.look import font, text_label
+from ui.widgets.lot_entry import LotEntryPanel
 from ui.widgets.weight_gauge import WeightGaugeWidget
 
 TITLE_PT = 20
@@ -47,6 +60,10 @@ STEP_LIST_WIDTH = 380
 GAUGE_MIN_HEIGHT = 240
 
 _PRIMARY_KEYS = frozenset({Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space})
+#: The shares of the column the gauge's place and the camera take: the gauge's 2 to 3, the lot
+#: panel's 3 to 2. A label's preview takes the camera's place too (nothing is photographed
+#: while a label is printed, applied and scanned).
+_SHARES = {"gauge": (2, 3), "lot": (3, 2), "label": (1, 0)}
 _STEP_LOOK = {
     StepStatus.DONE: ("✔", "#1b5e20", "#e8f5e9"),
     StepStatus.CURRENT: ("▶", "#ffffff", "#0d47a1"),
@@ -88,6 +105,9 @@ class PreparationView(QWidget):
             "QLabel { background: #b71c1c; color: #ffffff; padding: 14px 18px; }")
         self.message_label = self._label("message", HINT_PT - 2)
         self.message_label.setStyleSheet("QLabel { color: #212121; padding: 2px 4px; }")
+        self.vial_line = self._label("vial_line", HINT_PT - 2, bold=True)
+        self.vial_line.setStyleSheet(
+            "QLabel { background: #e3f2fd; color: #0d47a1; padding: 2px 8px; }")
 
         self.step_list = QListWidget(self)
         self.step_list.setObjectName("step_list")
@@ -103,6 +123,16 @@ class PreparationView(QWidget):
         self.gauge.setObjectName("weight_gauge")
         self.gauge.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.gauge.setMinimumHeight(GAUGE_MIN_HEIGHT)
+        self.lot_panel = LotEntryPanel(self)
+        self.lot_panel.typed.connect(presenter.type_lot)
+        self.lot_panel.typing_left.connect(self.setFocus)
+        self.lot_panel.typing_changed.connect(lambda _typing: self._show_primary())
+        self.label_preview = LabelPreview(self, name="label_preview")
+        self.vial_preview = LabelPreview(self, name="vial_label_preview")
+        self.aside = QStackedWidget(self)
+        self.aside.setObjectName("aside")
+        for page in (self.gauge, self.lot_panel, self.label_preview, self.vial_preview):
+            self.aside.addWidget(page)
 
         self.primary_button = self._button("primary_button", "")
         self.check_button = self._button("check_button", "Check (F6)")
@@ -128,19 +158,49 @@ class PreparationView(QWidget):
             shortcut.activated.connect(slot)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt's name)
-        """Enter or Space: the primary action (done, redo, take the photo)."""
-        if event.key() in _PRIMARY_KEYS and not event.isAutoRepeat():
-            event.accept()
-            self.presenter.primary()
+        """Enter or Space: the primary action; T, P, R, K, D and Esc as the screen says.
+
+        Letters arrive here only when no field has the keyboard, and after the scanner filter
+        has told them from a scan, so a scanned ``K`` never keeps a vial.
+        """
+        if event.isAutoRepeat():
+            super().keyPressEvent(event)
             return
-        super().keyPressEvent(event)
+        key = event.key()
+        presenter = self.presenter
+        if key in _PRIMARY_KEYS:
+            event.accept()
+            presenter.primary()
+            return
+        plain = not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        letters: dict[int, Callable[[], None]] = {
+            Qt.Key.Key_T: self._start_typing, Qt.Key.Key_P: presenter.print_label,
+            Qt.Key.Key_R: presenter.reprint, Qt.Key.Key_K: presenter.keep_vial,
+            Qt.Key.Key_D: presenter.discard_vial, Qt.Key.Key_Escape: self._escape}
+        action = letters.get(key) if plain else None
+        if action is None:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+        action()
+
+    def _start_typing(self) -> None:
+        if self.presenter.state.lot is not None:
+            self.lot_panel.start_typing()
+
+    def _escape(self) -> None:
+        if self.presenter.state.discarding:
+            self.presenter.stop_discarding()
+        elif self.presenter.state.lot is not None:
+            self.presenter.set_aside()
 
     def _lay_out(self) -> None:
         # The gauge is drawn for a wide, short box; the camera takes the height that is left.
         devices = QVBoxLayout()
         devices.setSpacing(8)
-        devices.addWidget(self.gauge, 2)
-        devices.addWidget(self.camera, 3)
+        devices.addWidget(self.aside, _SHARES["gauge"][0])
+        devices.addWidget(self.camera, _SHARES["gauge"][1])
+        self._devices = devices
 
         buttons = QHBoxLayout()
         buttons.setSpacing(12)
@@ -155,6 +215,7 @@ class PreparationView(QWidget):
         main.addWidget(self.hint_label)
         main.addWidget(self.stop_label)
         main.addWidget(self.message_label)
+        main.addWidget(self.vial_line)
         main.addLayout(devices, 1)
         main.addLayout(buttons)
 
@@ -178,15 +239,58 @@ class PreparationView(QWidget):
         self.hint_label.setVisible(bool(state.hint))
         self.stop_label.setText(f"✖ STOPPED — {state.stop}" if state.stop else "")
         self.stop_label.setVisible(bool(state.stop))
-        # The stop's words are in the banner; the message line says only what is new.
-        self.message_label.setText("" if state.message == state.stop else state.message)
-        self.message_label.setVisible(bool(self.message_label.text()))
-        self.primary_button.setText(state.primary or "Waiting…")
-        self.primary_button.setEnabled(state.primary is not None)
+        # The stop's words are in the banner; the message line says only what is new. While
+        # a package waits for its lot, the lot panel shows what is new.
+        message = "" if state.message == state.stop or state.lot is not None else state.message
+        self.message_label.setText(message)
+        self.message_label.setVisible(bool(message))
+        self._show_primary()
         self.check_button.setEnabled(state.can_check)
         self.override_button.setEnabled(state.can_override)
         self.cancel_button.setEnabled(state.can_cancel)
         self._show_steps(state.steps)
+        self._show_aside(state)
+
+    def _show_primary(self) -> None:
+        """The primary button: the state's, but not while the lot is being typed."""
+        state = self.presenter.state
+        if self.lot_panel.typing:
+            self.primary_button.setText("Typing the lot (Esc: stop)")
+            self.primary_button.setEnabled(False)
+            return
+        self.primary_button.setText(state.primary or "Waiting…")
+        self.primary_button.setEnabled(state.primary is not None)
+
+    def _show_aside(self, state: PreparationScreenState) -> None:
+        """The gauge, or the lot panel, the label printed, or the vial label kept."""
+        if state.discarding:
+            self.vial_line.setText(DISCARD_SCAN)
+        else:
+            self.vial_line.setText(state.vial_offer)
+        self.vial_line.setVisible(bool(self.vial_line.text()))
+        self.lot_panel.show_prompt(state.lot)
+        self.lot_panel.show_message(state.message if state.lot is not None else "")
+        page: QWidget = self.gauge
+        if state.lot is not None:
+            page = self.lot_panel
+        elif state.can_print or state.label_png is not None:
+            self.label_preview.show_label(state.label_png, state.label_caption)
+            page = self.label_preview
+        elif state.vial_png is not None:
+            self.vial_preview.show_label(state.vial_png, state.vial_caption)
+            page = self.vial_preview
+        if self.aside.currentWidget() is not page:
+            self.aside.setCurrentWidget(page)
+            kind = ("gauge" if page is self.gauge else "lot" if page is self.lot_panel
+                    else "label")
+            aside, camera = _SHARES[kind]
+            self._devices.setStretch(0, aside)
+            self._devices.setStretch(1, camera)
+            self.camera.setVisible(camera > 0)
+        focused = self.focusWidget()
+        if page is not self.lot_panel and focused is not None and (
+                self.lot_panel.isAncestorOf(focused)):
+            self.setFocus()  # the fields are gone: the keys are the screen's again
 
     def _show_steps(self, steps: tuple[StepLine, ...]) -> None:
         texts = [step_text(line) for line in steps]

@@ -1,4 +1,4 @@
-"""The reasons a signature dialog offers: for an override, an in-process check, a cancel.
+"""The reasons a dialog offers: an override, an in-process check, a cancel, a reprint, a discard.
 
 A person may always type another; these are the ones a pharmacy gives most often.
 """
@@ -23,3 +23,16 @@ CANCEL_REASONS = (
     "Started by mistake",
 )
 APPROVE, REJECT = "Approve", "Reject"
+REPRINT_REASONS = (
+    "Label damaged or smudged",
+    "Printer jammed or printed blank",
+    "Label came off the container",
+    "Printed on the wrong label stock",
+)
+DISCARD_REASONS = (
+    "Past its beyond-use time",
+    "Empty, or too little left for a dose",
+    "Contamination suspected",
+    "Label unreadable or missing",
+    "Particulates or discoloration seen",
+)

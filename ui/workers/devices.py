@@ -5,6 +5,9 @@ for things through queued signals (``stable_requested``, ``tare_requested``) or 
 connected across threads, and hears back through signals. Nothing here blocks the GUI
 thread; a worker's own thread may block for as long as one device exchange takes.
 
+:class:`OcrWorker` reads the printed lot and expiry from a camera frame (a second or so of
+Tesseract) on its own thread, so neither the window nor the camera waits for it.
+
 :class:`DeviceThreads` creates the threads, moves the workers onto them, starts them, and on
 :meth:`DeviceThreads.stop` stops every worker on its own thread and joins every thread.
 """
@@ -31,9 +34,11 @@ from PySide6.QtCore import (
 from scale_drivers.api import BalanceError, BalanceInfo, IdentityMismatch, SerialSettings
 from scale_drivers.connection import Driver, LinkState, ManagedBalance
 from scale_drivers.protocols import open_balance
+from station.core.printed_lot import Refusal, RefusalKind
 from station.devices.camera import CameraSource, CameraState, Frame
 from station.devices.decode_worker import LatestFrameDecoder
 from station.devices.decoding import DecodePipeline, Symbol
+from station.devices.ocr import OcrResult, read_printed_lot
 from station.services.hood import BalanceRefused
 from station.services.hood_controller import balance_to_use
 
@@ -349,6 +354,46 @@ class CameraWorker(QObject):
     def _on_decode_error(self, frame: Frame, error: BaseException) -> None:
         _log.warning("%s: frame %d could not be decoded: %s", self.objectName(), frame.index,
                      error)
+
+
+class OcrWorker(QObject):
+    """Reads the printed lot and expiry in a frame, off the GUI thread, one frame at a time.
+
+    ``read_requested(frame)`` (from any thread) queues a read; ``read_done(OcrResult)``
+    answers every request, in order. A read that cannot run (no Tesseract installed, a frame
+    the reader chokes on) answers with a refusal saying why, so the technician is asked to
+    type the lot instead and every request still gets its one answer.
+    """
+
+    read_requested = Signal(object)  # emit from the GUI: a Frame to read
+    read_done = Signal(object)  # OcrResult
+
+    def __init__(self, reader: Callable[[Any], OcrResult] = read_printed_lot, *,
+                 name: str = "ocr") -> None:
+        super().__init__()
+        self.setObjectName(name)
+        self._reader = reader
+        self.read_requested.connect(self.read)
+
+    @Slot()
+    def start(self) -> None:
+        """Nothing to open: Tesseract starts per read."""
+
+    @Slot()
+    def stop(self) -> None:
+        """Hand the worker back to the main thread."""
+        _release_to_main_thread(self)
+
+    @Slot(object)
+    def read(self, frame: Frame) -> None:
+        """Read ``frame``'s printed lot and expiry; ``read_done`` answers."""
+        try:
+            result = self._reader(frame.image)
+        except Exception as error:  # no OCR program, or a reader bug: the lot is typed
+            _log.warning("%s: frame %d could not be read: %s", self.objectName(), frame.index,
+                         error)
+            result = OcrResult(Refusal(RefusalKind.NOT_FOUND, str(error)), (), 0, 0.0)
+        self.read_done.emit(result)
 
 
 W = TypeVar("W", bound=QObject)

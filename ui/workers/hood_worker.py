@@ -12,6 +12,12 @@ the worker's thread, handled in order) and hears back through:
 - ``worklist_changed(Worklist, remakes)``: the orders still to make at any station, and
   ``{order id: rejected preparation id}`` for those to be remade;
 - ``balance_checked(CheckResult)``: the daily balance check's outcome, recorded.
+
+A package waiting for its lot and expiry gets them through ``printed_lot_offered`` (the
+camera's read, from :class:`~ui.workers.devices.OcrWorker`), ``printed_lot_confirmed``,
+``lot_typed`` or is put down with ``set_aside_requested``; the label is printed with
+``print_label_requested(reason)``, an opened vial kept or discarded with
+``keep_vial_requested`` and ``discard_vial_requested(key, reason)``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,6 +42,9 @@ from station.services.hood_controller import balance_to_use
 from station.services.order_progress import OrderProgress, OrderSource
 from station.services.sessions import SessionManager
 from ui.workers.devices import _release_to_main_thread
+
+if TYPE_CHECKING:
+    from station.devices.ocr import OcrResult
 
 _log = logging.getLogger(__name__)
 
@@ -71,6 +80,13 @@ class HoodWorker(QObject):
     override_requested = Signal(str, str, str)  # pharmacist id, password, reason
     check_requested = Signal(str, str, bool, str)  # pharmacist id, password, approved, reason
     worklist_requested = Signal()
+    printed_lot_offered = Signal(object)  # OcrResult
+    printed_lot_confirmed = Signal()
+    lot_typed = Signal(str, str, str, str)  # first lot, first expiry, second lot, second expiry
+    set_aside_requested = Signal()
+    print_label_requested = Signal(str)  # reason ("" the first time)
+    keep_vial_requested = Signal()
+    discard_vial_requested = Signal(str, str)  # vial id, reason
 
     def __init__(self, make_hood: HoodFactory, sessions: SessionManager, orders: OrderSource,
                  progress: OrderProgress, *, check_weight: Decimal,
@@ -106,6 +122,13 @@ class HoodWorker(QObject):
             (self.override_requested, self.override),
             (self.check_requested, self.in_process_check),
             (self.worklist_requested, self.refresh_worklist),
+            (self.printed_lot_offered, self.offer_printed_lot),
+            (self.printed_lot_confirmed, self.confirm_printed_lot),
+            (self.lot_typed, self.type_lot),
+            (self.set_aside_requested, self.set_aside),
+            (self.print_label_requested, self.print_label),
+            (self.keep_vial_requested, self.keep_vial),
+            (self.discard_vial_requested, self.discard_vial),
         )
         for signal, slot in requests:
             signal.connect(slot)
@@ -225,6 +248,36 @@ class HoodWorker(QObject):
         """Clear the hard stop to redo the step."""
         self._do(lambda hood: hood.retry())
 
+    def offer_printed_lot(self, result: OcrResult) -> None:
+        """The printed lot and expiry read by the camera, for the package waiting for them."""
+        self._do(lambda hood: hood.offer_printed_lot(result))
+
+    def confirm_printed_lot(self) -> None:
+        """The technician confirmed the lot and expiry read from the package's print."""
+        self._do(lambda hood: hood.confirm_printed_lot())
+
+    def type_lot(self, first_lot: str, first_expiry: str, second_lot: str,
+                 second_expiry: str) -> None:
+        """The lot and expiry typed twice, blind."""
+        self._do(lambda hood: hood.type_lot(first_lot, first_expiry, second_lot,
+                                            second_expiry))
+
+    def set_aside(self) -> None:
+        """Put the package waiting for its lot aside, recording nothing."""
+        self._do(lambda hood: hood.set_aside())
+
+    def print_label(self, reason: str) -> None:
+        """Print the preparation's label (again, with ``reason``)."""
+        self._do(lambda hood: hood.print_label(reason))
+
+    def keep_vial(self) -> None:
+        """Keep the vial of the last draw for later, printing its label."""
+        self._do(lambda hood: hood.keep_vial())
+
+    def discard_vial(self, key: str, reason: str) -> None:
+        """Record that the opened vial ``key`` was thrown away."""
+        self._do(lambda hood: hood.discard_vial(key, reason))
+
     def cancel(self, reason: str) -> None:
         """Abandon the preparation."""
         self._do(lambda hood: hood.cancel(reason))
@@ -298,7 +351,8 @@ class HoodWorker(QObject):
         try:
             hood = self._need_hood()
             action(hood)
-        except (StationError, SQLAlchemyError, ValueError) as error:
+        except (StationError, SQLAlchemyError, ValueError, OSError) as error:
+            # OSError: a label printer that cannot be reached; nothing was recorded.
             _log.info("refused: %s", error)
             hood_now = self._hood
             if hood_now is not None:

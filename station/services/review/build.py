@@ -4,29 +4,42 @@ It replays the events through the workflow (:mod:`station.services.review.replay
 the replayed preparation into the :class:`~station.services.review.model.PreparationReview`
 the review and audit screens and the PDF show: one step view per recipe step, the flags
 (:mod:`station.services.review.wording`), one timeline entry per stored event, the signatures,
-the order's description and warnings.
+the order's description and warnings, the beyond-use date and every syringe's drawn and
+delivered dose.
+
+The beyond-use date is the one the label printed: the last printed copy's date, rule, category
+and storage, as the ``LabelPrinted`` event recorded them. Before the label is printed it is
+what :func:`~station.core.beyond_use.preparation_bud` gives from the record so far (the one
+rule the label uses), marked as not printed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 
-from station.core.errors import LookupFailed
-from station.core.formulary import Formulary
+from station.core.beyond_use import preparation_bud
+from station.core.bud import BudTable
+from station.core.errors import LookupFailed, StationError
+from station.core.formulary import CompoundingCategory, Formulary
 from station.core.gravimetry import Verdict
 from station.core.label import HAZARDOUS_WARNING, HIGH_ALERT_WARNING, format_ml, format_quantity
 from station.core.orders import DoseOrder
 from station.core.quantities import Quantity
-from station.core.recipe import Step
+from station.core.recipe import MassCheck, Step, StepKind
 from station.core.workflow import Attempt, Phase, Preparation, ProductScanned, WeightRead
 from station.services.preparations import CREATED, PreparationService
 from station.services.review.model import (
+    BudView,
+    LabelCopyView,
     PhotoView,
     PreparationReview,
     ScanView,
     StepView,
+    SyringeView,
     TimelineEntry,
     WeightView,
 )
@@ -43,8 +56,18 @@ class UnknownPreparation(LookupFailed):
 
 
 
-def review_preparation(service: PreparationService, preparation_id: str) -> PreparationReview:
-    """The review of one preparation, from its stored events; :class:`UnknownPreparation`."""
+@cache
+def _packaged_table() -> BudTable:
+    return BudTable.load()
+
+
+def review_preparation(service: PreparationService, preparation_id: str, *,
+                       bud_table: BudTable | None = None) -> PreparationReview:
+    """The review of one preparation, from its stored events; :class:`UnknownPreparation`.
+
+    ``bud_table`` gives the beyond-use date of a preparation not labelled yet (the table
+    packaged with the station when None).
+    """
     stored = service.record.events.events_of(preparation_id)
     if not stored or stored[0].kind != CREATED:
         raise UnknownPreparation(f"no preparation {preparation_id!r} in the record")
@@ -76,6 +99,7 @@ def review_preparation(service: PreparationService, preparation_id: str) -> Prep
         held_utc=replay.held_utc.astimezone(dt.UTC) if replay.held_utc else None,
         last_hash=stored[-1].hash,
         balances=tuple(dict.fromkeys(w.balance_id for w in weights)),
+        bud=bud_of(final, bud_table or _packaged_table()),
         description=_description(order, formulary),
         components=tuple(s for step in steps for s in step.scans if s.accepted),
         decision=next((m.signature for m in reversed(replay.moments) if _decides(m)), None),
@@ -83,7 +107,61 @@ def review_preparation(service: PreparationService, preparation_id: str) -> Prep
         warnings=_warnings(order, formulary),
         site_tolerance=str(created["site_tolerance"]),
         events=len(stored),
+        syringes=syringes_of(final, steps),
     )
+
+
+def bud_of(prep: Preparation, table: BudTable) -> BudView:
+    """The beyond-use date as the last printed label gave it, or as the label would give it."""
+    compounded = prep.recipe.compounded
+    labels = next((prep.record(s.number).labels for s in prep.recipe.steps
+                   if s.kind is StepKind.LABEL), ())
+    if labels:
+        last = labels[-1]
+        prerequisites = (compounded.prerequisites
+                         if last.category is CompoundingCategory.CATEGORY_3 else "")
+        copies = tuple(LabelCopyView(e.copy, e.at, e.user, e.printer, e.beyond_use, e.reason)
+                       for e in labels)
+        return BudView(last.beyond_use, last.bud_rule, last.category, last.storage,
+                       prerequisites, copies)
+    prerequisites = (compounded.prerequisites
+                     if compounded.category is CompoundingCategory.CATEGORY_3 else "")
+    try:
+        bud = preparation_bud(prep, table)
+    except StationError as error:
+        return BudView(None, "", compounded.category, compounded.storage, prerequisites,
+                       problem=str(error))
+    return BudView(bud.until, bud.rule, compounded.category, compounded.storage, prerequisites)
+
+
+def syringes_of(prep: Preparation, steps: Sequence[StepView]) -> tuple[SyringeView, ...]:
+    """Every syringe the recipe weighs back: its accepted drawn and delivered weights."""
+    delivered = [s for s in prep.recipe.steps if s.check is MassCheck.DELIVERED]
+    counts: dict[int | None, int] = {}
+    for step in delivered:
+        counts[step.ingredient] = counts.get(step.ingredient, 0) + 1
+    seen: dict[int | None, int] = {}
+    found = []
+    for step in delivered:
+        assert step.reference is not None and step.product is not None
+        seen[step.ingredient] = seen.get(step.ingredient, 0) + 1
+        drawn = _accepted_weight(steps[step.reference - 1])
+        given = _accepted_weight(steps[step.number - 1])
+        found.append(SyringeView(
+            product=step.product.name, number=seen[step.ingredient],
+            of=counts[step.ingredient], draw_step=step.reference, delivered_step=step.number,
+            drawn=drawn.net if drawn else None,
+            drawn_dose=drawn.measured_dose if drawn else None,
+            delivered=given.net if given else None,
+            delivered_dose=given.measured_dose if given else None,
+            ordered_dose=_quantity(step.dose),
+            final_step=next((s.number for s in prep.recipe.steps if step.number in s.sums),
+                            None)))
+    return tuple(found)
+
+
+def _accepted_weight(step: StepView) -> WeightView | None:
+    return next((w for w in reversed(step.weights) if w.accepted and w.net is not None), None)
 
 
 def _decides(moment: Moment) -> bool:
@@ -165,6 +243,8 @@ class _ViewBuilder:
             expired=scan.expiry is not None and scan.expiry.is_expired_on(event.at.date()),
             overridden=overridden,
             resolution=resolution,
+            lot_source=event.source,
+            opened_vial=event.opened_vial,
         )
 
     def _label(self, ndc: Any) -> str:
@@ -183,18 +263,22 @@ class _ViewBuilder:
         if result is None:
             return WeightView(net=None, expected_net=None, deviation_percent=None,
                               tolerance_percent=None, verifiable=None, **common)
+        delivered = step.check is MassCheck.DELIVERED
+        # Emptied syringe: the check's "after" is the filled syringe, its reference reading.
+        reference = result.after if delivered else result.before
         return WeightView(
             net=result.net_mass,
             expected_net=result.expected_mass,
             deviation_percent=(result.deviation * 100).quantize(_HUNDREDTH, ROUND_HALF_UP),
             tolerance_percent=result.tolerance.percent.normalize(),
             verifiable=result.verdict is not Verdict.NOT_VERIFIABLE,
-            before=result.before.grams,
+            before=reference.grams,
             reference_step=step.reference,
-            expected_dose=_quantity(result.expected_dose),
+            expected_dose=_aimed(step, result.expected_dose),
             measured_dose=_quantity(result.measured_dose),
             uncertainty=result.uncertainty.quantize(Decimal("0.0001"), ROUND_HALF_UP),
             verdict=result.verdict.value,
+            delivered=delivered,
             **common,
         )
 
@@ -247,3 +331,13 @@ def _warnings(order: DoseOrder, formulary: Formulary) -> tuple[str, ...]:
              (HIGH_ALERT_WARNING, any(p.high_alert for p in products)))
     return tuple(text for text, present in found if present)
 
+
+
+def _aimed(step: Step, expected: Quantity | None) -> str | None:
+    """The dose a weighing expected; for a draw aimed above the dose, says why."""
+    text = _quantity(expected)
+    if (text is None or step.check is not MassCheck.DOSE or step.draw_dose is None
+            or step.dose is None or step.syringe_ml is None):
+        return text
+    return (f"{text} (the {_quantity(step.dose)} dose and what a {step.syringe_ml} mL syringe "
+            "keeps)")

@@ -4,7 +4,9 @@ A :class:`PreparationReview` holds one :class:`StepView` per recipe step (every 
 and photo, the hard stops and retries, the pharmacist's override or in-process check), the
 :class:`Flag` list a pharmacist reads first, the :class:`TimelineEntry` list for the auditor's
 "as it happened" replay, and the :class:`SignatureView` of every signature, with the
-manifestation Part 11 asks for on every display and printout.
+manifestation Part 11 asks for on every display and printout. Its :class:`BudView` is the
+beyond-use date as the label printed it (or, before the label, as it would print it), and its
+:class:`SyringeView` list says, per syringe, what was drawn and what was delivered.
 :func:`~station.services.review.build.review_preparation` builds it from the stored events.
 """
 
@@ -15,6 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from station.core.accounts import Meaning, Signature
+from station.core.components import LotSource
+from station.core.formulary import CompoundingCategory, Storage
+from station.core.opened_vials import VialInUse
 from station.core.orders import DoseOrder
 from station.core.recipe import StepKind
 from station.core.workflow import Phase
@@ -22,12 +27,15 @@ from station.core.workflow import Phase
 __all__ = [
     "ALERT",
     "NOTE",
+    "BudView",
     "Flag",
+    "LabelCopyView",
     "PhotoView",
     "PreparationReview",
     "ScanView",
     "SignatureView",
     "StepView",
+    "SyringeView",
     "TimelineEntry",
     "WeightView",
 ]
@@ -75,6 +83,8 @@ class ScanView:
     ``expected`` lists "Name strength (NDC …)" per product the step accepts; ``scanned`` is
     the product the scan resolved to, the same way. ``accepted`` is the final word (True
     after an override); ``problem`` is why the scan stopped the preparation, if it did.
+    ``lot_source`` is where the lot and expiry came from (None: the scan has neither), and
+    ``opened_vial`` the opened vial the package is, when it is one.
     """
 
     at: dt.datetime
@@ -97,6 +107,13 @@ class ScanView:
     expired: bool = False
     overridden: bool = False
     resolution: str | None = None
+    lot_source: LotSource | None = None
+    opened_vial: VialInUse | None = None
+
+    @property
+    def flagged(self) -> bool:
+        """True when no barcode carried the lot and expiry: the pharmacist checks them."""
+        return self.lot_source is not None and self.lot_source.flagged
 
 
 @dataclass(frozen=True)
@@ -105,6 +122,8 @@ class WeightView:
 
     A tare reading has no ``net`` (nor expected, deviation, tolerance, verifiable). For a net
     reading, ``net`` = ``reading`` − ``before`` (the reading of step ``reference_step``);
+    for an emptied syringe weighed back (``delivered``), ``net`` = ``before`` − ``reading``:
+    the filled syringe's reading less the emptied one's, what the container received.
     ``deviation_percent`` = (net − expected) ÷ expected × 100, to 0.01 %. ``problem`` and
     ``resolution`` are as for :class:`ScanView`.
     """
@@ -128,6 +147,7 @@ class WeightView:
     verdict: str | None = None
     overridden: bool = False
     resolution: str | None = None
+    delivered: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,6 +166,73 @@ class StepView:
     check: tuple[SignatureView, bool] | None
     done: bool
     photo_required: bool = False
+
+
+@dataclass(frozen=True)
+class SyringeView:
+    """One syringe: what was drawn into it and what it delivered to the final container.
+
+    ``drawn`` is the draw step's accepted net mass, ``delivered`` the emptied syringe's
+    (filled − emptied); either is None until that step has an accepted reading. ``left`` is
+    what stayed in the syringe (drawn − delivered). ``final_step`` is the final container's
+    weighing, which checks the sum of what was delivered.
+    """
+
+    product: str
+    number: int
+    of: int
+    draw_step: int
+    delivered_step: int
+    drawn: Decimal | None
+    drawn_dose: str | None
+    delivered: Decimal | None
+    delivered_dose: str | None
+    ordered_dose: str | None
+    final_step: int | None = None  # the final container's weighing, which sums it
+
+    @property
+    def left(self) -> Decimal | None:
+        """Grams left in the syringe (drawn − delivered), once both are weighed."""
+        if self.drawn is None or self.delivered is None:
+            return None
+        return self.drawn - self.delivered
+
+
+@dataclass(frozen=True)
+class LabelCopyView:
+    """One printed copy of the preparation's label: when, by whom, where, and why again."""
+
+    copy: int
+    at: dt.datetime
+    user_id: str
+    printer: str
+    beyond_use: dt.datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BudView:
+    """The preparation's beyond-use date, the rule that set it, and how it is kept.
+
+    Once the label is printed these are the last printed copy's (``copies`` lists every copy,
+    reprints with their reasons); before that, what :func:`station.core.beyond_use.
+    preparation_bud` gives from the record so far, not printed. ``until`` is None when no
+    date can be given yet, and ``problem`` says why. ``prerequisites`` are the Category 3
+    records the formulary names.
+    """
+
+    until: dt.datetime | None
+    rule: str
+    category: CompoundingCategory | None
+    storage: Storage | None
+    prerequisites: str = ""
+    copies: tuple[LabelCopyView, ...] = ()
+    problem: str | None = None
+
+    @property
+    def printed(self) -> bool:
+        """Whether a label has been printed."""
+        return bool(self.copies)
 
 
 @dataclass(frozen=True)
@@ -183,7 +270,8 @@ class PreparationReview:
     ``components`` are the accepted scans (what went into the preparation), ``decision`` the
     pharmacist's verification or rejection (or failed in-process check), ``cancellation``
     (user, reason) if abandoned.
-    ``held_utc`` is when it began waiting for verification.
+    ``held_utc`` is when it began waiting for verification. ``bud`` is the beyond-use date
+    (:class:`BudView`), ``syringes`` every syringe's drawn and delivered dose.
     """
 
     preparation_id: str
@@ -200,6 +288,7 @@ class PreparationReview:
     held_utc: dt.datetime | None
     last_hash: str
     balances: tuple[str, ...]
+    bud: BudView
     description: str = ""
     components: tuple[ScanView, ...] = ()
     decision: SignatureView | None = None
@@ -207,6 +296,7 @@ class PreparationReview:
     warnings: tuple[str, ...] = ()
     site_tolerance: str = ""
     events: int = 0
+    syringes: tuple[SyringeView, ...] = ()
 
     @property
     def alerts(self) -> tuple[Flag, ...]:

@@ -19,6 +19,7 @@ from station.core.workflow import (
     Event,
     HardStop,
     InProcessChecked,
+    LabelPrinted,
     LabelScanned,
     Overridden,
     Phase,
@@ -55,6 +56,7 @@ class Moment:
     step: int | None = None
     attempt: int | None = None
     signature: SignatureView | None = None
+    event: Event | None = None  # the workflow event it holds (None for a derived one)
 
 
 @dataclass
@@ -85,7 +87,7 @@ class Replay:
             return
         event = from_payload(stored.kind, stored.user_id, stored.payload, self.formulary)
         before = self.preparation
-        moment = Moment(stored, before.phase, *_place(before, event))
+        moment = Moment(stored, before.phase, *_place(before, event), event=event)
         moment.signature = self._signature(stored, moment.step)
         self.preparation = after = apply(before, event)
         moment.phase = after.phase
@@ -147,7 +149,7 @@ def _place(before: Preparation, event: Event) -> tuple[int | None, int | None]:
     """(step, index of the attempt it adds) an event applied to ``before`` is about."""
     if isinstance(event, _STEP_EVENTS):
         return before.current, len(before.record(before.current).attempts)
-    if isinstance(event, PhotoTaken | InProcessChecked):
+    if isinstance(event, PhotoTaken | InProcessChecked | LabelPrinted):
         return before.current, None
     if isinstance(event, Retried | Overridden) and before.stop is not None:
         return before.stop.step, None

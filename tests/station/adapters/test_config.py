@@ -21,6 +21,7 @@ from station.config.model import (
     BalanceConfig,
     CameraConfig,
     DataConfig,
+    LabelsSection,
     RecordConfig,
     ScannerConfig,
     SiteSection,
@@ -43,6 +44,7 @@ id = "hood-3"
 name = "Cleanroom 2, left hood"
 check_weight = "50.0000"
 check_tolerance = "0.0300"
+iso5 = false
 
 [record]
 url = "postgresql+psycopg://station@db.example/ivstation"
@@ -69,13 +71,20 @@ baudrate = 115200
 formulary = "/srv/pharmacy/formulary.toml"
 worklist = "/srv/pharmacy/worklist.toml"
 
+[labels]
+printer = "tcp://zebra-3.pharmacy.example:9100"
+size = "101.6x152.4"
+vial_size = "50.8 x 25.4 mm"
+dpi = 300
+
 [demo]
 show_passwords = false
 """
 
 FULL_CONFIG = StationConfig(
     station=StationSection(id="hood-3", name="Cleanroom 2, left hood",
-                           check_weight=Decimal("50.0000"), check_tolerance=Decimal("0.0300")),
+                           check_weight=Decimal("50.0000"), check_tolerance=Decimal("0.0300"),
+                           iso5=False),
     record=RecordConfig(url="postgresql+psycopg://station@db.example/ivstation"),
     balance=BalanceConfig(
         port="/dev/ttyUSB0",
@@ -93,6 +102,8 @@ FULL_CONFIG = StationConfig(
         formulary=Path("/srv/pharmacy/formulary.toml"),
         worklist=Path("/srv/pharmacy/worklist.toml"),
     ),
+    labels=LabelsSection(printer="tcp://zebra-3.pharmacy.example:9100", size="101.6x152.4",
+                         vial_size="50.8x25.4", dpi=300),
     demo_passwords=False,
 )
 
@@ -273,10 +284,10 @@ ERRORS = [
      "balance.protocol: unknown protocol 'foo'; expected one of mt-sics, sbi, ohaus, and"),
     ('[balnce]\nport = "COM3"',
      "balnce: unknown table; expected one of station, site, record, balance, camera, scanner,"
-     " data, demo"),
+     " data, labels, demo"),
     ('id = "hood-1"',
      "id: unknown table; expected one of station, site, record, balance, camera, scanner, data,"
-     " demo"),
+     " labels, demo"),
     ("[balance]\nspeed = 9600",
      "balance.speed: unknown key; expected one of port, protocol, baudrate, bytesize, parity,"
      " stopbits, expected_serial, readability"),
@@ -374,6 +385,26 @@ ERRORS = [
     ('[demo]\nshow_passwords = "yes"',
      "demo.show_passwords: expected true or false, got the string 'yes'"),
     ("[demo.show_passwords]", "demo.show_passwords: expected true or false, got a table"),
+    ('[station]\niso5 = "yes"', "station.iso5: expected true or false, got the string 'yes'"),
+    ('[labels]\nprinter = "lpt1"',
+     "labels.printer: 'lpt1' is not a printer; expected tcp://HOST:9100, cups://QUEUE or"
+     " file://PATH"),
+    ('[labels]\nprinter = "tcp://zebra:99999"',
+     "labels.printer: 'tcp://zebra:99999': expected tcp://HOST or tcp://HOST:PORT, port 1 to"
+     " 65535"),
+    ('[labels]\nprinter = "cups://-o raw"', "labels.printer: '-o raw' is not a CUPS queue name"),
+    ("[labels]\nprinter = 9100",
+     "labels.printer: expected tcp://HOST:9100, cups://QUEUE or file://PATH in quotes, got the"
+     " integer 9100"),
+    ('[labels]\nsize = "4x3 in"',
+     'labels.size: expected WIDTHxHEIGHT in millimetres in quotes, such as "101.6x76.2", got'
+     " the string '4x3 in'"),
+    ('[labels]\nvial_size = "0x25"',
+     'labels.vial_size: expected WIDTHxHEIGHT in millimetres in quotes, such as "101.6x76.2",'
+     " got the string '0x25'"),
+    ("[labels]\ndpi = 200", "labels.dpi: expected 152, 203, 300 or 600 dots per inch, got 200"),
+    ("[labels]\nspeed = 4",
+     "labels.speed: unknown key; expected one of printer, size, vial_size, dpi"),
 ]
 
 
@@ -587,6 +618,7 @@ _CONFIGS = st.builds(
         name=_TEXT,
         check_weight=_GRAMS,
         check_tolerance=st.none() | _GRAMS,
+        iso5=st.booleans(),
     ),
     site=st.builds(SiteSection, tolerance=st.sampled_from(
         [Tolerance(Decimal(f)) for f in ("0.05", "0.025", "0.1", "0.001", "0.075")])),
@@ -596,6 +628,14 @@ _CONFIGS = st.builds(
     scanner=st.builds(ScannerConfig, port=st.none() | st.just("/dev/ttyACM0"),
                       baudrate=st.integers(1, 10**6)),
     data=st.builds(DataConfig, formulary=st.none() | st.just(Path("/srv/f.toml"))),
+    labels=st.builds(
+        LabelsSection,
+        printer=st.none() | st.sampled_from(["tcp://10.0.0.5:9100", "tcp://zebra",
+                                             "cups://Zebra_GK420d", "file:///srv/labels.zpl"]),
+        size=st.sampled_from(["101.6x76.2", "101.6x152.4", "57.15x31.75"]),
+        vial_size=st.sampled_from(["57.15x31.75", "50.8x25.4"]),
+        dpi=st.sampled_from([152, 203, 300, 600]),
+    ),
     demo_passwords=st.none() | st.booleans(),
 )
 
@@ -629,6 +669,22 @@ def test_the_documented_example_is_a_valid_file(tmp_path):
     )
     assert config.balance.serial_settings == SerialSettings(9600, 8, Parity.NONE, 1)
     assert not config.show_passwords
+
+
+def test_labels_default_to_a_file_in_the_data_folder_and_hoods_to_iso5(tmp_path):
+    config = load_config(None)
+    assert config.station.iso5
+    assert config.labels == LabelsSection(printer=None, size="101.6x76.2",
+                                          vial_size="57.15x31.75", dpi=203)
+    assert config.labels.printer_url(tmp_path) == (
+        f"file://{tmp_path / 'labels' / 'last-label.zpl'}")
+    assert "# printer = " in to_toml(config) and "iso5 = true" in to_toml(config)
+
+
+def test_a_relative_label_file_is_read_against_the_files_folder(tmp_path):
+    config = load_config(write(tmp_path, '[labels]\nprinter = "file://out/label.zpl"\n'))
+    assert config.labels.printer == f"file://{tmp_path / 'out' / 'label.zpl'}"
+    assert config.labels.printer_url(Path("/elsewhere")) == config.labels.printer
 
 
 def test_the_documentation_names_every_key():

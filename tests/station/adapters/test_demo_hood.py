@@ -17,10 +17,14 @@ from scale_drivers.api import BalanceDisconnected
 from scale_drivers.protocols import open_balance
 from scale_drivers.sim.scenario import SCENARIO_DIR, load_scenario
 from scale_drivers.sim.server import SimulatorServer
+from station.bootstrap import configured_printer
 from station.config.catalog_files import formulary_path, load_formulary, load_worklist
+from station.config.model import LabelsSection
 from station.core.acceptance import AcceptanceTracker, Status, SymbolRead
+from station.core.bud import BudTable
 from station.core.gravimetry import BalanceSpec
 from station.core.quantities import Tolerance
+from station.core.recipe import MassCheck
 from station.core.scan import parse_scan
 from station.core.workflow import Phase, StopReason
 from station.demo.camera import SimulatedCamera
@@ -32,10 +36,14 @@ from station.demo.hood import (
     SimulatorPlug,
 )
 from station.devices.decoding import DecodePipeline
+from station.devices.ocr import read_printed_lot
 from station.devices.photos import assess
+from station.records.opened_vials import OpenedVials
 from station.records.recalls import RecallList
 from station.records.record import open_record
 from station.services.hood import HoodSession, HoodView, NextAction
+from station.services.labelling import LabelDesk
+from station.services.opened_vial_use import VialDesk
 from station.services.preparations import PreparationService
 from station.services.scan_events import ScanEvents
 from tests.clock import FakeClock
@@ -96,18 +104,31 @@ def version(service, clock):
 
 
 @pytest.fixture
-def demo(simulator, camera, version):
-    return DemoHood(simulator.balance, SimulatorPlug(simulator), camera, version.formulary(),
-                    today=TODAY, seed=7)
+def linear_share():
+    """The share of products whose packages carry only a UPC-A (none, unless a test says)."""
+    return 0.0
 
 
 @pytest.fixture
-def session(service, version, record, clock, driver):
+def demo(simulator, camera, version, linear_share):
+    return DemoHood(simulator.balance, SimulatorPlug(simulator), camera, version.formulary(),
+                    today=TODAY, seed=7, linear_only_share=linear_share)
+
+
+@pytest.fixture
+def session(service, version, record, clock, driver, tmp_path):
     info = driver.info
     assert info is not None and info.readability == Decimal("0.001")
-    return HoodSession(service, version.formulary(), ScanEvents(RecallList(record.engine, clock)),
+    formulary = version.formulary()
+    printer = configured_printer(LabelsSection(), tmp_path)
+    vials = OpenedVials(record.engine, clock, BudTable.load())
+    return HoodSession(service, formulary,
+                       ScanEvents(RecallList(record.engine, clock), vials),
                        AcceptanceTracker, station_id="demo-hood", clock=clock, balance=info,
-                       balance_spec=BalanceSpec(info.readability, Decimal("0.0005")))
+                       balance_spec=BalanceSpec(info.readability, Decimal("0.0005")),
+                       labels=LabelDesk(formulary, BudTable.load(), printer),
+                       vials=VialDesk(vials, formulary, printer, station_id="demo-hood",
+                                      iso5=True))
 
 
 class Station:
@@ -142,7 +163,23 @@ class Station:
         if action is NextAction.SCAN_LABEL:
             assert handheld is not None
             return session.label_scanned(handheld)
+        if action is NextAction.PRINT_LABEL:
+            return session.print_label()
+        if action is NextAction.IDENTIFY_LOT:
+            return self.identify_lot()
         raise AssertionError(f"nothing for the demo hood to do at {view}")
+
+    def identify_lot(self) -> HoodView:
+        """The printed lot read from the camera, then confirmed or typed by the hands."""
+        pending = self.session.view.pending_lot
+        assert pending is not None
+        if pending.read is None and pending.problem is None:
+            self.session.offer_printed_lot(read_printed_lot(self.camera.read().image))
+        move = self.demo.identify_lot(self.session.view)
+        if move.enter:
+            return self.session.confirm_printed_lot()
+        assert move.typed is not None
+        return self.session.type_lot(*move.typed)
 
     def look(self, frames: int = 6) -> HoodView:
         """Decode camera frames until the acceptance rule decides."""
@@ -190,7 +227,7 @@ def test_a_whole_preparation_is_acted_out_and_read_through_the_real_devices(
     assert "hard_stop" not in kinds
     assert kinds.count("photo_taken") == 6  # three scans, the draw, the bag, the end
     # every reading came off the simulated pan within 2 d of what was put on it
-    assert len(station.readings) == 7  # the daily check and six weighings
+    assert len(station.readings) == 8  # the daily check and seven weighings
     for load, reading in station.readings:
         assert abs(reading - load) <= Decimal("0.002"), (load, reading)
     assert station.readings[0][0] == Decimal("100.0000")
@@ -206,6 +243,16 @@ def test_a_whole_preparation_is_acted_out_and_read_through_the_real_devices(
     assert len({s["serial"] for s in scans}) == 3
     labels = [e.payload for e in events if e.kind == "label_scanned"]
     assert [label["text"] for label in labels] == [prep.preparation_id]
+    # the label was printed (once) before it was scanned back
+    assert kinds.index("label_printed") < kinds.index("label_scanned")
+    assert kinds.count("label_printed") == 1
+    # the emptied syringe weighs its empty mass plus its dead space: the bag got the rest
+    syringe, filled, emptied = (load for load, _ in station.readings[4:7])
+    draw = next(s for s in prep.recipe.steps if s.check is MassCheck.DOSE)
+    gravity = draw.product.specific_gravity.value
+    residual = station.demo.dead_space(draw.expected_mass / gravity) * gravity
+    assert Decimal("0.01") < emptied - syringe == residual.quantize(Decimal("0.0001"))
+    assert filled > emptied
 
 
 # ---------------------------------------------------------------- mistakes
@@ -285,7 +332,8 @@ def test_too_much_and_too_little_drawn_are_out_of_tolerance_then_the_label(stati
         assert view.expected_reading == expected
     view = station.run_until({NextAction.SCAN_LABEL})
     prep = station.session.preparation
-    assert station.demo.describe(view, prep) == "scan the printed label with the handheld"
+    assert station.demo.describe(view, prep) == (
+        "apply the printed label and scan it with the handheld")
     assert station.demo.perform(view, prep) == prep.preparation_id  # the label's barcode
     view = station.run_until({NextAction.VERIFY})
     assert view.phase is Phase.AWAITING_VERIFICATION
@@ -422,3 +470,25 @@ def test_every_method_can_be_called_from_several_threads():
         thread.join()
     assert failures == []
     assert hood.state.pan_grams == pan.load
+
+
+@pytest.mark.slow  # a whole preparation at the simulated balance's pace
+@pytest.mark.parametrize("linear_share", [1.0])
+def test_packages_with_only_a_upc_a_are_read_from_their_print_or_typed(station, version,
+                                                                        service):
+    # Every product with a UPC-A comes with no DataMatrix: the station reads the printed lot
+    # and expiry, and the hands confirm them against the package or type them twice.
+    start(station, version, CEFTRIAXONE_ORDER)
+    view = station.run_until({NextAction.VERIFY}, limit=60)
+    assert view.phase is Phase.AWAITING_VERIFICATION
+    prep = station.session.preparation
+    events = service.record.events.events_of(prep.preparation_id)
+    scans = [e.payload for e in events if e.kind == "product_scanned"]
+    assert "hard_stop" not in [e.kind for e in events]
+    linear = [s for s in scans if s["scan"].startswith("]E0")]
+    assert linear, scans
+    for scan in linear:
+        assert scan["lot_source"] in ("printed_text", "typed")
+        package = station.demo.package(version.formulary().by_ndc_text(scan["product"]))
+        assert (scan["lot"], scan["expiry"]) == (package.lot, package.expiry.isoformat())
+    assert all(s["lot"] and s["expiry"] for s in scans)

@@ -1,7 +1,8 @@
 """A PDF of the label, one page the size of the label stock, for preview or a laser printer.
 
-Draws the same elements as the ZPL (:func:`station.reports.labels.layout`): Helvetica text, the
-hazardous banner, the Code 128 barcode of the preparation id and the pharmacist's empty box.
+Draws the same elements as the ZPL (:func:`station.devices.labels.layout`): Helvetica text, the
+hazardous banner, the Code 128 barcode of the preparation id and the pharmacist's empty box, and
+an opened vial's DataMatrix.
 The output is reproducible: the same content gives the same bytes.
 """
 
@@ -13,15 +14,17 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.pdfgen.canvas import Canvas
 
 from station.core.label import LabelContent, VialLabelContent
-from station.reports.labels import (
+from station.devices.labels import (
     MM_PER_INCH,
     PREPARATION_SIZE,
     VIAL_SIZE,
     Barcode,
     Box,
     LabelSize,
+    Matrix,
     Text,
     layout,
+    matrix_modules,
 )
 
 __all__ = ["render_pdf"]
@@ -52,6 +55,8 @@ def render_pdf(
             _text(canvas, element, page_height)
         elif isinstance(element, Box):
             _box(canvas, element, page_height)
+        elif isinstance(element, Matrix):
+            _matrix(canvas, element, page_height)
         else:
             _barcode(canvas, element, page_height)
     canvas.showPage()
@@ -91,3 +96,12 @@ def _barcode(canvas: Canvas, barcode: Barcode, page_height: float) -> None:
     canvas.setFillGray(0)
     bottom = page_height - (barcode.y + barcode.height) * _PT_PER_MM
     symbol.drawOn(canvas, barcode.x * _PT_PER_MM, bottom)
+
+
+def _matrix(canvas: Canvas, matrix: Matrix, page_height: float) -> None:
+    module = matrix.module * _PT_PER_MM
+    canvas.setFillGray(0)
+    for row, column in zip(*matrix_modules(matrix.data).nonzero(), strict=True):
+        top = page_height - (matrix.y + (int(row) + 1) * matrix.module) * _PT_PER_MM
+        left = (matrix.x + int(column) * matrix.module) * _PT_PER_MM
+        canvas.rect(left, top, module, module, stroke=0, fill=1)

@@ -2,9 +2,11 @@
 
 :func:`layout` turns a :class:`~station.core.label.LabelContent` (or a vial's
 :class:`~station.core.label.VialLabelContent`) into positioned elements in millimetres, origin at
-the top left. ``zpl.render_zpl`` and ``pdf.render_pdf`` only translate those elements, so the
-printed label and its preview agree line for line. Text is wrapped with Helvetica's metrics
-(the Zebra font 0 is narrower, so a line that fits the preview fits the printer). When the
+the top left. ``zpl.render_zpl``, ``pdf.render_pdf`` and ``preview.render_png`` only translate
+those elements, so the printed label and its previews agree line for line. An opened vial's
+label carries a DataMatrix of its code (:class:`Matrix`) beside its lines. Text is wrapped
+with Helvetica's metrics (the Zebra font 0 is narrower, so a line that fits the preview fits
+the printer). When the
 content does not fit the label even with smaller text, :class:`LabelError` is raised: a label
 must never silently lose a line.
 """
@@ -16,6 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+import numpy as np
+import zxingcpp
+from numpy.typing import NDArray
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
@@ -34,8 +39,10 @@ __all__ = [
     "Element",
     "LabelError",
     "LabelSize",
+    "Matrix",
     "Text",
     "layout",
+    "matrix_modules",
 ]
 
 MM_PER_INCH = Decimal("25.4")
@@ -129,7 +136,32 @@ class Barcode:
     module_dots: int
 
 
-Element = Text | Box | Barcode
+@dataclass(frozen=True)
+class Matrix:
+    """A square DataMatrix (ECC 200) of ``data``: ``modules`` a side, each ``module`` mm."""
+
+    x: float
+    y: float
+    module: float
+    data: str
+    module_dots: int
+    modules: int
+
+    @property
+    def side(self) -> float:
+        """The symbol's side in mm, without its quiet zone."""
+        return self.modules * self.module
+
+
+Element = Text | Box | Barcode | Matrix
+
+
+def matrix_modules(data: str) -> NDArray[np.bool_]:
+    """The dark modules of the square DataMatrix of ``data`` (True = dark), one per cell."""
+    symbol = zxingcpp.create_barcode(data, zxingcpp.BarcodeFormat.DataMatrix,
+                                     force_square=True)
+    image = np.asarray(symbol.to_image(scale=1, add_quiet_zones=False), dtype=np.uint8)
+    return image < 128
 
 
 def text_width(text: str, size: float, *, bold: bool = False) -> float:
@@ -263,6 +295,8 @@ def _preparation(
         2.4,
         gap=0.4,
     )
+    if content.prerequisites:
+        flow.line(f"{content.category_text} on: {content.prerequisites}", 2.2)
     return flow.elements + foot, flow.fits and foot_fits
 
 
@@ -315,7 +349,14 @@ def symbol_modules(data: str) -> int:
 
 def _vial(content: VialLabelContent, size: LabelSize, scale: float) -> tuple[list[Element], bool]:
     margin = _margin(size)
-    flow = _Flow(margin, margin, size.width - 2 * margin, size.height - margin, scale)
+    matrix: list[Element] = []
+    width = size.width - 2 * margin
+    if content.code:
+        symbol = _matrix(content.code, size, margin)
+        matrix = [symbol, Text(symbol.x, symbol.y + symbol.side + 0.8, 1.9 * scale,
+                               content.vial_id or content.code, bold=True)]
+        width = symbol.x - 2 * symbol.module - margin
+    flow = _Flow(margin, margin, width, size.height - margin, scale)
     for warning in content.warnings:
         flow.banner(warning, 2.2)
     flow.line(f"{content.product_name} {content.strength}", 3.0, bold=True)
@@ -326,4 +367,13 @@ def _vial(content: VialLabelContent, size: LabelSize, scale: float) -> tuple[lis
     flow.line(content.bud_rule, 1.6)
     flow.line(content.storage_instruction, 1.9)
     flow.line(f"Opened by {content.initials or '____'}", 1.9)
-    return flow.elements, flow.fits
+    return flow.elements + matrix, flow.fits
+
+
+def _matrix(data: str, size: LabelSize, margin: float) -> Matrix:
+    """The DataMatrix at the top right: modules of at least 0.375 mm (3 dots at 203 dpi)."""
+    modules = matrix_modules(data).shape[0]
+    dots = max(3, round(0.375 * size.dpi / float(MM_PER_INCH)))
+    module = dots * float(MM_PER_INCH) / size.dpi
+    x = size.width - margin - 1 * module - modules * module
+    return Matrix(x, margin + module, module, data, dots, modules)

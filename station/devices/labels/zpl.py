@@ -3,7 +3,8 @@ r"""ZPL II for Zebra label printers.
 One label is one ``^XA … ^XZ`` format. Text fields use the scalable font 0 (``^A0``) with
 UTF-8 (``^CI28``); every field is sent through ``^FH`` so that ``^``, ``~``, ``_``, control
 characters and anything outside ASCII travel as ``_XX`` hex bytes and can never end a field or
-start a command. The preparation id is a Code 128 barcode (``^BC``, automatic subsets).
+start a command. The preparation id is a Code 128 barcode (``^BC``, automatic subsets); an
+opened vial's code a square DataMatrix (``^BX``, ECC 200, its size fixed to the preview's).
 
 >>> escape("50% ^ ~ _ é")
 '50% _5E _7E _5F _C3_A9'
@@ -12,12 +13,13 @@ start a command. The preparation id is a Code 128 barcode (``^BC``, automatic su
 from __future__ import annotations
 
 from station.core.label import LabelContent, VialLabelContent
-from station.reports.labels import (
+from station.devices.labels import (
     PREPARATION_SIZE,
     VIAL_SIZE,
     Barcode,
     Box,
     LabelSize,
+    Matrix,
     Text,
     layout,
 )
@@ -54,7 +56,7 @@ def render_zpl(
     return "\n".join(commands) + "\n"
 
 
-def _element(element: Text | Box | Barcode, size: LabelSize) -> str:
+def _element(element: Text | Box | Barcode | Matrix, size: LabelSize) -> str:
     origin = f"^FO{size.dots(element.x)},{size.dots(element.y)}"
     if isinstance(element, Text):
         height = max(size.dots(element.size), 10)
@@ -67,6 +69,9 @@ def _element(element: Text | Box | Barcode, size: LabelSize) -> str:
         if element.filled:
             thickness = min(width, height)
         return f"{origin}^GB{width},{height},{thickness}^FS"
+    if isinstance(element, Matrix):
+        return (f"{origin}^BXN,{element.module_dots},200,{element.modules},{element.modules}"
+                f"^FH^FD{escape(element.data)}^FS")
     height = size.dots(element.height)
     return (
         f"{origin}^BY{element.module_dots},3,{height}"
