@@ -34,7 +34,7 @@ from station.core.label import LabelContent, format_time
 from station.core.opened_vials import vial_code
 from station.core.quantities import Tolerance
 from station.core.recipe import MassCheck, StepKind
-from station.core.workflow import LabelScanned, ProductScanned
+from station.core.workflow import LabelScanned, ProductScanned, StopReason
 from station.demo.camera_scene import Label, Scene, render
 from station.devices.camera import Frame
 from station.devices.decoding import DecodePipeline
@@ -152,14 +152,26 @@ class Hood:
         self.presenter.on_view_changed(self.session.view, self.session.preparation)
 
 
-@pytest.fixture
-def session(tmp_path):
+def heparin_single_dose(formulary_text: str) -> str:
+    """The sample formulary with the order's heparin vial as a single-dose one."""
+    block = formulary_text.index('ndc = "0409-2723-31"')
+    end = formulary_text.index("\n\n", block)
+    vial = formulary_text[block:end].replace("multi_dose = true\n", "").replace(
+        "\nmulti_dose = true", "")
+    return formulary_text[:block] + vial + formulary_text[end:]
+
+
+@pytest.fixture(params=["sample"])
+def session(tmp_path, request):
     record = open_record(f"sqlite:///{tmp_path / 'station.db'}")
     clock = FakeClock(START, step=dt.timedelta(seconds=1))
     service = PreparationService(record, station_id="hood-1",
                                  site_tolerance=Tolerance(Decimal("0.05")), clock=clock)
-    version = service.versions.import_text(formulary_path().read_text(encoding="utf-8"),
-                                           "formulary.toml", imported_by="rph.ben", utc=clock())
+    text = formulary_path().read_text(encoding="utf-8")
+    if request.param == "single-dose heparin":
+        text = heparin_single_dose(text)
+    version = service.versions.import_text(text, "formulary.toml", imported_by="rph.ben",
+                                           utc=clock())
     printer = RecordingPrinter(tmp_path)
     made = HoodSession(service, version.formulary(),
                        ScanEvents(RecallList(record.engine, clock)), AcceptanceTracker,
@@ -494,3 +506,37 @@ def test_k_after_a_draw_keeps_the_vial_and_shows_its_label_with_its_own_code(
     preview = view.vial_preview
     qtbot.waitUntil(lambda: preview.shown_size.height() >= 2 * 150, timeout=5000)  # readable
     screenshot(view, "hood_vial_kept")
+
+
+@pytest.mark.parametrize("session", ["single-dose heparin"], indirect=True)
+def test_an_opened_single_dose_vial_scanned_12_h_1_min_after_its_puncture_stops_the_window(
+        qtbot, session, screen):
+    view, hood = screen
+    clock = session.clock
+    advance(session, until=lambda s: s.view.vial_keepable)
+    draw = session.preparation.recipe.step(session.preparation.step.number)
+    vial_scan = max(s.number for s in session.preparation.recipe.steps
+                    if s.kind is StepKind.SCAN and s.number < draw.number)
+    punctured = accepted_scan(session, vial_scan).at
+    kept = session.keep_vial()
+    key = kept.vial_kept
+    assert key is not None
+    session.cancel("the order was changed")  # the vial stays kept, with its sticker on it
+    version = session.service.versions.latest()
+    assert version is not None
+    clock.now = punctured + dt.timedelta(hours=12, minutes=1)
+    session.start(load_worklist().get(ORDER), version, "tech.ana")
+    session.record_balance_check(reading("100.000"), Decimal("100.000"), user="tech.ana")
+    advance(session, until=at_heparin_scan)
+    hood.show()
+    view.presenter.on_handheld(vial_code(key))  # the sticker, scanned with the handheld
+    qtbot.waitUntil(view.stop_label.isVisible, timeout=5000)
+    banner = view.stop_label.text()
+    assert session.preparation.stop.reason is StopReason.OPENED_VIAL_PAST_BUD
+    assert banner.startswith(f"✖ STOPPED — opened vial {key} (Heparin Sodium (porcine)")
+    assert "first punctured 2026-11-26T09:3" in banner and "is past its beyond-use time" in banner
+    assert "single-dose container entered only in ISO Class 5 air" in banner
+    assert "12 hours" in banner
+    # no pharmacist can accept it: the window offers no override
+    assert not view.override_button.isEnabled()
+    screenshot(view, "hood_opened_vial_past_bud")
