@@ -15,7 +15,7 @@ was, against that draw), and the final container check sums what was delivered. 
 residual follows the syringe and the technique actually used, and catches a syringe that was not
 emptied (or not injected at all) at the syringe itself. So that a careful draw delivers the
 dose, a draw that is injected is planned in the smallest syringe that holds it and aimed at the
-dose plus half the dead space ISO 7886-1 allows that size (:mod:`station.core.syringes`).
+dose plus what that syringe keeps (:mod:`station.core.syringes`).
 """
 
 from __future__ import annotations
@@ -275,8 +275,8 @@ def _plan_draws(
 ) -> list[int]:
     """Add the steps that draw one ingredient; returns the numbers of its draw-weighing steps.
 
-    A draw that is ``injected`` into a base is aimed at its dose plus half its syringe's
-    dead-space limit; one that stays in its syringe (the final container) at the dose.
+    A draw that is ``injected`` into a base is aimed at its dose plus its syringe's dead
+    space; one that stays in its syringe (the final container) at the dose.
     """
     volume = expected_volume(ingredient.dose, product.concentration)
     portions = _vial_portions(volume, product.container_volume_ml)

@@ -3,12 +3,12 @@
 A syringe keeps fluid in its hub and needle once emptied (its dead space). The station
 measures what each syringe delivered by weighing it back (:mod:`station.core.recipe`), and
 checks the delivered dose against the order; so that a careful draw delivers the dose, the
-draw is aimed at the dose plus half of the dead space ISO 7886-1 allows for the syringe's size
-(``data/syringes.toml``). The sizes and limits are data; this module reads them.
+draw is aimed at the dose plus the dead space of the pharmacy's syringe of that size
+(``data/syringes.toml``). The sizes and dead spaces are data; this module reads them.
 
 >>> plan = SyringeTable.load().for_volume(Decimal("2.0"))
 >>> plan.size_ml, plan.residual_ml
-(Decimal('3'), Decimal('0.035'))
+(Decimal('3'), Decimal('0.070'))
 """
 
 from __future__ import annotations
@@ -32,17 +32,17 @@ class SyringePlan:
     """The syringe a draw goes into, and the residual the draw is aimed to make up for."""
 
     size_ml: Decimal
-    dead_space_limit_ml: Decimal
+    dead_space_ml: Decimal
 
     @property
     def residual_ml(self) -> Decimal:
-        """What the draw adds to the dose: half the size's dead-space limit."""
-        return self.dead_space_limit_ml / 2
+        """What the draw adds to the dose: what the syringe keeps once emptied."""
+        return self.dead_space_ml
 
 
 @dataclass(frozen=True)
 class SyringeTable:
-    """The syringe sizes, smallest first, with their dead-space limits."""
+    """The syringe sizes, smallest first, with their dead spaces."""
 
     sizes: tuple[SyringePlan, ...]
 
@@ -60,11 +60,11 @@ class SyringeTable:
             raise SyringeError("the syringe table has no [[syringe]] rows")
         sizes = []
         for number, row in enumerate(rows, start=1):
-            if not isinstance(row, Mapping) or set(row) != {"ml", "dead_space_limit_ml"}:
+            if not isinstance(row, Mapping) or set(row) != {"ml", "dead_space_ml"}:
                 raise SyringeError(f"[[syringe]] row {number}: give exactly ml and "
-                                   "dead_space_limit_ml")
+                                   "dead_space_ml")
             try:
-                size, limit = Decimal(str(row["ml"])), Decimal(str(row["dead_space_limit_ml"]))
+                size, limit = Decimal(str(row["ml"])), Decimal(str(row["dead_space_ml"]))
             except InvalidOperation:
                 raise SyringeError(f"[[syringe]] row {number}: not a number") from None
             if not (size > 0 and 0 <= limit < size):

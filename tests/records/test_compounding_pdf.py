@@ -93,10 +93,10 @@ def test_the_record_holds_order_components_weights_signatures_and_hash(made, ser
         "Heparin Sodium 5,000 units/mL 0409-2720-01 Hospira L2405A 2028-12-31 SNL2405A",
         "Sodium Chloride 0.9% 100 mL 0338-0049-48 Baxter L2405A 2028-12-31 SNL2405A",
         # a weighing: reading, raw line, balance, net, expected, deviation, tolerance
-        "17.713 g on MT-B123456789 raw S S 17.713 g",
-        "5.713 g = 17.713 − 12.000 g (step 4)", "5.101 g", "25,250 units",
-        "+12.01 % of ±5 %", "ACCEPTED ON OVERRIDE",
-        "5.959 g = 124.359 − 118.400 g (step 2)", "+4.31 % of ±5 %",
+        "17.758 g on MT-B123456789 raw S S 17.758 g",
+        "5.758 g = 17.758 − 12.000 g (step 4)", "5.141 g", "25,450 units",
+        "+12.00 % of ±5 %", "ACCEPTED ON OVERRIDE",
+        "5.911 g = 124.311 − 118.400 g (step 2)", "+4.31 % of ±5 %",
         # stops, retries, the override's reason, the refused photo
         "wrong product: scanned Heparin Sodium 1,000 units/mL", "Retries at this step: 2",
         OVERRIDE_REASON, "REFUSED: too blurred to read the lot", RECALL,

@@ -241,9 +241,9 @@ def test_an_out_of_tolerance_draw_is_stopped_then_redone(checked, service,
             break
         do_right(hood, formulary)
     view = hood.view
-    # 5 mL and half the 0.10 mL dead space its 10 mL syringe may keep, × SG 1.010
-    assert view.expected_net == Decimal("5.10050")
-    assert view.expected_reading == SYRINGE + Decimal("5.10050")
+    # 5 mL and the 0.090 mL its 10 mL syringe keeps, × SG 1.010
+    assert view.expected_net == Decimal("5.14090")
+    assert view.expected_reading == SYRINGE + Decimal("5.14090")
     assert view.band_low < view.expected_reading < view.band_high
     view = hood.weight(reading(SYRINGE + Decimal("6.000")))
     assert view.phase is Phase.HARD_STOP
@@ -560,19 +560,19 @@ def test_an_emptied_syringe_is_expected_at_the_filled_reading_less_the_dose(chec
     emptied = view.step_number
     prep = hood.preparation
     filled = prep.record(prep.step.reference).accepted.event.mass.grams  # drawn to the aim
-    assert filled == SYRINGE + Decimal("5.100")  # the dose and its syringe's share
+    assert filled == SYRINGE + Decimal("5.141")  # the dose and what its syringe keeps
     assert view.expected_net == Decimal("5.050")
     assert view.expected_reading == filled - Decimal("5.050")
     band = Decimal("0.05") * Decimal("5.050")
     assert (view.band_low, view.band_high) == (view.expected_reading - band,
                                                 view.expected_reading + band)
-    stopped = hood.weight(reading(SYRINGE + Decimal("1.000")))  # not emptied: 4.100 g left it
+    stopped = hood.weight(reading(SYRINGE + Decimal("1.000")))  # not emptied: 4.141 g left it
     assert stopped.phase is Phase.HARD_STOP
     assert "out of tolerance" in stopped.message
     hood.retry()
-    view = hood.weight(reading(SYRINGE + Decimal("0.060")))  # 5.040 g delivered: within 5 %
+    view = hood.weight(reading(SYRINGE + Decimal("0.060")))  # 5.081 g delivered: within 5 %
     assert view.phase is Phase.IN_PROGRESS
-    assert hood.preparation.net_mass(emptied).grams == Decimal("5.040")
+    assert hood.preparation.net_mass(emptied).grams == Decimal("5.081")
 
 
 # ---------------------------------------------------------------- the label
@@ -712,9 +712,9 @@ def test_an_opened_vial_within_its_time_is_drawn_from_and_taken_down(checked, ve
                 NextAction.WEIGH:
             break
         do_right(hood, formulary)
-    view = do_right(hood, formulary)  # the draw: 5 mL and the 0.05 mL its syringe keeps
+    view = do_right(hood, formulary)  # the draw: 5 mL and the 0.090 mL its syringe keeps
     assert not view.vial_keepable  # already kept: it is not kept twice
-    rest = max(left - Decimal("5.05"), Decimal(0)).quantize(Decimal("0.01"))
+    rest = max(left - Decimal("5.09"), Decimal(0)).quantize(Decimal("0.01"))
     assert view.message.endswith(f"has {rest} mL left")
     assert vials.get(key).remaining_ml == rest
     view = hood.discard_vial(key, "empty")

@@ -89,12 +89,12 @@ def test_weighings_carry_the_check_the_raw_line_and_the_override(reviewed):
     (weight,) = draw.weights
     assert weight.accepted and weight.overridden
     assert weight.before == SYRINGE_TARE and weight.reference_step == 4
-    assert weight.expected_net == Decimal("5.1005")  # 5.05 mL (the aim) × SG 1.010
-    assert weight.net == Decimal("5.713")
-    assert weight.deviation_percent == Decimal("12.01")
+    assert weight.expected_net == Decimal("5.1409")  # 5.09 mL (the aim) × SG 1.010
+    assert weight.net == Decimal("5.758")
+    assert weight.deviation_percent == Decimal("12.00")
     assert weight.tolerance_percent == Decimal("5") and weight.verifiable
-    assert weight.problem.startswith("out of tolerance: 5.713 g weighed, 5.101 g expected")
-    assert weight.expected_dose == ("25,250 units (the 25,000 units dose and what a 10 mL "
+    assert weight.problem.startswith("out of tolerance: 5.758 g weighed, 5.141 g expected")
+    assert weight.expected_dose == ("25,450 units (the 25,000 units dose and what a 10 mL "
                                     "syringe keeps)")
     assert draw.override is not None
     assert draw.override.reason == OVERRIDE_REASON
@@ -102,19 +102,19 @@ def test_weighings_carry_the_check_the_raw_line_and_the_override(reviewed):
         "Lee Nakamura, PharmD (rph.lee) — override-approved — 2026-11-26 15:20:00 UTC")
     emptied = reviewed.step(7).weights[0]
     assert emptied.delivered and emptied.reference_step == 5
-    assert emptied.before == SYRINGE_TARE + Decimal("5.713")  # the filled syringe's reading
-    assert emptied.net == Decimal("5.713")  # the accepted overdraw, all delivered
+    assert emptied.before == SYRINGE_TARE + Decimal("5.758")  # the filled syringe's reading
+    assert emptied.net == Decimal("5.667")  # the accepted overdraw, less what the hub kept
     final = reviewed.step(8).weights[0]
-    assert final.expected_net == Decimal("5.713") and final.net == Decimal("5.959")
+    assert final.expected_net == Decimal("5.667") and final.net == Decimal("5.911")
     assert final.deviation_percent == Decimal("4.31")
     (syringe,) = reviewed.syringes
     assert (syringe.drawn, syringe.delivered, syringe.left) == (
-        Decimal("5.713"), Decimal("5.713"), Decimal(0))
+        Decimal("5.758"), Decimal("5.667"), Decimal("0.091"))
 
 
 def test_flags_put_overrides_and_stops_first_then_the_notes(reviewed):
     flags = [(f.level, f.step, f.text) for f in reviewed.flags]
-    stop = "out of tolerance: 5.713 g weighed, 5.101 g expected: +12.0% is outside ±5.0%"
+    stop = "out of tolerance: 5.758 g weighed, 5.141 g expected: +12.0% is outside ±5.0%"
     assert flags == [
         (ALERT, 5, f"Step 5: override by Lee Nakamura, PharmD (rph.lee): {OVERRIDE_REASON} — "
                    f"it cleared: {stop}"),
@@ -152,8 +152,8 @@ def test_the_timeline_is_every_stored_event_in_order_with_its_phase(reviewed, se
     read = next(t for t in timeline if t.weight is not None and t.step == 5)
     assert read.weight is reviewed.step(5).weights[0]
     assert read.summary == (
-        "Read 17.713 g on balance MT-B123456789: net 5.713 g, expected 5.101 g (+12.01 % of "
-        "±5 %): out of tolerance: 5.713 g weighed, 5.101 g expected: +12.0% is outside ±5.0%")
+        "Read 17.758 g on balance MT-B123456789: net 5.758 g, expected 5.141 g (+12.00 % of "
+        "±5 %): out of tolerance: 5.758 g weighed, 5.141 g expected: +12.0% is outside ±5.0%")
     assert timeline[0].summary == (
         "Order RX-REVIEW for Doe, Jane (MRN100) recorded: 10 steps, formulary version 1")
     override = next(t for t in timeline if t.kind == "overridden")

@@ -151,13 +151,15 @@ class Technician:
         if step.kind is StepKind.WEIGH_TARE:
             return self.weight(self.tare_mass)
         if step.kind is StepKind.WEIGH_NET and step.check is MassCheck.DELIVERED:
-            # Emptied completely: the syringe weighs what it did before the draw.
+            # Emptied: the syringe weighs what it did before the draw, and what its hub and
+            # needle keep (the dead space the draw was aimed to make up for).
             assert step.reference is not None
             draw = prep.recipe.step(step.reference)
             assert draw.reference is not None
             empty = prep.record(draw.reference).accepted
             assert empty is not None and isinstance(empty.event, WeightRead)
-            return self.weight(empty.event.mass.grams)
+            kept = (draw.expected_mass or Decimal(0)) - (step.expected_mass or Decimal(0))
+            return self.weight((empty.event.mass.grams + kept).quantize(self.balance.readability))
         if step.kind is StepKind.WEIGH_NET:
             if step.sums:
                 expected = sum((prep.net_mass(n).grams for n in step.sums), Decimal(0))

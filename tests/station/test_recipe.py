@@ -25,9 +25,9 @@ def test_a_liquid_dose_into_a_bag(recipe_for):
     draw = recipe.step(5)
     assert draw.title == ("Draw 5 mL (25000 units) of Heparin Sodium into a 10 mL syringe and "
                           "weigh the syringe")
-    # aimed at 5 mL and half the 0.10 mL a 10 mL syringe may keep: 5.05 mL × SG 1.010
-    assert draw.expected_mass == Decimal("5.10050")
-    assert draw.syringe_ml == Decimal(10) and draw.checked_dose == Quantity(Decimal("25250"),
+    # aimed at 5 mL and the 0.090 mL a 10 mL syringe keeps: 5.09 mL × SG 1.010
+    assert draw.expected_mass == Decimal("5.14090")
+    assert draw.syringe_ml == Decimal(10) and draw.checked_dose == Quantity(Decimal("25450"),
                                                                            Unit.UNIT)
     assert draw.reference == 4
     emptied = recipe.step(7)

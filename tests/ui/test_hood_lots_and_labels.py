@@ -501,8 +501,8 @@ def test_k_after_a_draw_keeps_the_vial_and_shows_its_label_with_its_own_code(
     assert vial_code(kept) in [r.text for r in zxingcpp.read_barcodes(image)]
     vial = session.vials.vials.get(kept)
     assert vial is not None and vial.punctured_by == "tech.ana" and vial.iso5
-    # 10 mL vial; 5 mL and the 0.05 mL its 10 mL syringe keeps drawn, by weight
-    assert vial.remaining_ml == Decimal("4.95")
+    # 10 mL vial; 5 mL and the 0.090 mL its 10 mL syringe keeps drawn, by weight
+    assert vial.remaining_ml == Decimal("4.91")
     preview = view.vial_preview
     qtbot.waitUntil(lambda: preview.shown_size.height() >= 2 * 150, timeout=5000)  # readable
     screenshot(view, "hood_vial_kept")

@@ -62,7 +62,7 @@ def test_the_facts_show_the_scan_beside_the_order_and_the_override_with_its_sign
     assert "Heparin Sodium 5,000 units/mL (NDC 0409-2720-01)" in vial
     assert "Heparin Sodium 1,000 units/mL (NDC 0409-1888-10)" in vial
     draw = facts_html(review.step(5), SITE)
-    assert "5.100&nbsp;g" in draw and "5.713&nbsp;g" in draw and "+12.01 %" in draw
+    assert "5.141&nbsp;g" in draw and "5.758&nbsp;g" in draw and "+12.00 %" in draw
     assert "±5 %" in draw and "accepted by override" in draw
     assert f"⚑ Override: {OVERRIDE_REASON}" in draw
     assert ("Approved by Lee Nakamura, PharmD (rph.lee) — override-approved — "
