@@ -1,1 +1,4 @@
-"""The hood's devices, as plain values: camera sources, barcode decoding, scanners, photographs."""
+"""The hood's devices, as plain values: cameras, decoding, printed-lot OCR, the label printer.
+
+Also the scanners and the step photographs.
+"""

@@ -1,1 +1,1 @@
-"""What the station prints: the compounding record, the qualification report, labels."""
+"""The documents the station writes: the compounding record and the qualification report."""
